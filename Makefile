@@ -1,0 +1,43 @@
+# Two commands: `make run` and `make test`. Everything else is what they are made of.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export RASA_TELEMETRY_ENABLED := false
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: run test setup train shell browser bench bench-smoke clean
+
+$(STAMP): requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==24.3.1"
+	# Rasa 3.6 declares Python <3.11; the lock resolves its markers for 3.11 (see README).
+	$(PY) -m pip install --quiet --no-deps --ignore-requires-python -r requirements.lock
+	touch $(STAMP)
+
+setup: $(STAMP)
+	$(PY) -m bot setup
+
+train: setup
+	$(PY) -m bot train
+
+run: train
+	$(PY) -m bot run
+
+shell: train
+	$(PY) -m bot shell
+
+# Debian's Chromium drives the web chat end-to-end tests.
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  else sudo apt-get install -y -q chromium >/dev/null; fi; }
+
+test: train browser
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) models/*.tar.gz models/*.fingerprint var

@@ -1,0 +1,201 @@
+"""Complaints become tickets: the open-ticket form, the delayed-order shortcut and ticket status."""
+from __future__ import annotations
+
+import unicodedata
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import identity, labels
+from actions.backend import get_backend
+from actions.backend.base import NewTicket, Ticket
+from actions.common import backend_guard, lang
+from actions.orders import is_owner, parse_email
+from bot.ids import find_order_ids, find_ticket_ids, normalise_ticket_id
+
+MAX_DESCRIPTION = 2000
+
+# Keyword stems (accent-free, lowercase) that place free text in a category; first match wins.
+_CATEGORY_WORDS: list[tuple[str, tuple[str, ...]]] = [
+    ("billing", ("factur", "cobr", "cargo", "pago", "bill", "invoice", "charge", "payment", "cfdi", "refund", "reembols")),
+    ("warranty", ("garant", "warrant", "danad", "roto", "rota", "no prende", "no enciende", "falla", "defect", "broken", "damag")),
+    ("delivery", ("entreg", "envio", "llega", "paqueter", "guia", "deliver", "shipping", "arriv", "courier")),
+    ("order", ("pedido", "orden", "order", "compra", "incomplet", "falt", "missing")),
+    ("product", ("producto", "product", "equipo")),
+]
+
+
+def _fold(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+
+
+def categorise(text: str) -> Optional[str]:
+    folded = _fold(text)
+    for category, stems in _CATEGORY_WORDS:
+        if any(stem in folded for stem in stems):
+            return category
+    if folded.strip() in ("otro", "other", "otra cosa", "something else", "4"):
+        return "other"
+    return None
+
+
+class ValidateOpenTicketForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_open_ticket_form"
+
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
+        if identity.of_conversation(tracker.sender_id).verified:
+            return [slot for slot in domain_slots if slot != "email"]
+        return domain_slots
+
+    def validate_ticket_category(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        text = str(slot_value or "").strip()
+        result: Dict[Text, Any] = {"ticket_category": categorise(text) or "other"}
+        # Someone who skips the buttons and tells the story has given the description too.
+        if len(text.split()) >= 4 and not tracker.get_slot("ticket_description"):
+            result["ticket_description"] = text[:MAX_DESCRIPTION]
+        return result
+
+    def validate_ticket_description(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        text = str(slot_value or "").strip()
+        if len(text) < 3:
+            return {"ticket_description": None}
+        return {"ticket_description": text[:MAX_DESCRIPTION]}
+
+    def validate_email(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        email = parse_email(slot_value)
+        if email is None:
+            dispatcher.utter_message(response="utter_invalid_email")
+        return {"email": email}
+
+
+def _confirm(dispatcher: CollectingDispatcher, ticket: Ticket, language: str) -> None:
+    dispatcher.utter_message(
+        response="utter_ticket_created",
+        ticket_id=ticket.id,
+        priority=labels.priority(ticket.priority, language),
+        area=labels.area(ticket.area, language),
+        due=labels.datetime(ticket.due_at, language),
+    )
+
+
+def _customer_id(tracker: Tracker) -> Optional[int]:
+    customers = identity.customers_of(identity.of_conversation(tracker.sender_id), get_backend())
+    return customers[0].id if customers else None
+
+
+class ActionCreateTicket(Action):
+    def name(self) -> Text:
+        return "action_create_ticket"
+
+    @backend_guard
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        language = lang(tracker)
+        description = str(tracker.get_slot("ticket_description") or "")
+        order_ids = find_order_ids(description)
+        ticket = get_backend().create_ticket(
+            NewTicket(
+                category=str(tracker.get_slot("ticket_category") or "other"),
+                description=description,
+                customer_id=_customer_id(tracker),
+                contact_email=parse_email(tracker.get_slot("email")),
+                order_id=order_ids[0] if order_ids else None,
+                conversation_id=tracker.sender_id,
+                language=language,
+            )
+        )
+        _confirm(dispatcher, ticket, language)
+        return [SlotSet("ticket_category", None), SlotSet("ticket_description", None)]
+
+
+async def open_delay_ticket(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
+    """The customer accepted a ticket for a delayed order they were just shown."""
+    language = lang(tracker)
+    order_id = tracker.get_slot("offer_order_id")
+    backend = get_backend()
+    order = backend.order(order_id) if order_id else None
+    customer = backend.customer(order.customer_id) if order else None
+    ticket = backend.create_ticket(
+        NewTicket(
+            category="delivery",
+            description=f"Pedido {order_id} retrasado: {order.delay_reason if order else ''}".strip(),
+            customer_id=customer.id if customer else None,
+            contact_email=customer.email if customer else None,
+            order_id=order_id,
+            conversation_id=tracker.sender_id,
+            language=language,
+        )
+    )
+    _confirm(dispatcher, ticket, language)
+    return [SlotSet("offer_order_id", None)]
+
+
+class ValidateTicketStatusForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_ticket_status_form"
+
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
+        if identity.of_conversation(tracker.sender_id).verified:
+            return [slot for slot in domain_slots if slot != "email"]
+        return domain_slots
+
+    def validate_ticket_id(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        text = str(slot_value or "")
+        ticket_id = normalise_ticket_id(text) or next(iter(find_ticket_ids(text)), None)
+        if ticket_id is None:
+            dispatcher.utter_message(response="utter_invalid_ticket_id")
+        return {"ticket_id": ticket_id}
+
+    def validate_email(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        email = parse_email(slot_value)
+        if email is None:
+            dispatcher.utter_message(response="utter_invalid_email")
+        return {"email": email}
+
+
+class ActionCheckTicket(Action):
+    def name(self) -> Text:
+        return "action_check_ticket"
+
+    @backend_guard
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        language = lang(tracker)
+        ticket_id = normalise_ticket_id(str(tracker.get_slot("ticket_id") or ""))
+        backend = get_backend()
+        who = identity.of_conversation(tracker.sender_id)
+        email = None if who.verified else parse_email(tracker.get_slot("email"))
+        ticket = backend.ticket(ticket_id) if ticket_id else None
+        known_email = (who.email or email or "").lower()
+        allowed = ticket is not None and (
+            is_owner(ticket.customer_id, who, email, backend)
+            or bool(known_email and (ticket.contact_email or "").lower() == known_email)
+        )
+        if not allowed:
+            dispatcher.utter_message(response="utter_ticket_not_found", ticket_id=ticket_id or "-")
+            return [SlotSet("ticket_id", None), SlotSet("email", None)]
+        dispatcher.utter_message(
+            response="utter_ticket_status",
+            ticket_id=ticket.id,
+            status=labels.ticket_status(ticket.status, language),
+            category=labels.category(ticket.category, language),
+            area=labels.area(ticket.area, language),
+            due=labels.datetime(ticket.due_at, language),
+        )
+        return [SlotSet("ticket_id", None)]

@@ -1,0 +1,1 @@
+"""unisono: the channel-neutral core of the omnichannel assistant."""

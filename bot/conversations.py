@@ -1,0 +1,295 @@
+"""Store operations the hub needs: who is writing, which conversation, what was said.
+
+Every function is one short transaction. They are synchronous: SQLite and PostgreSQL answer
+these indexed lookups in well under a millisecond, less than a thread hop would cost.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.db import session_scope, utcnow
+from bot.messages import Button, Inbound, Outbound
+from bot.store.models import ChannelIdentity, Contact, Conversation, Message
+from bot.store.normalize import canonical_phone, normalize_email
+
+
+class MergeConflict(Exception):
+    """Two contacts hold different verified phones or emails: they are not the same person."""
+
+
+class Duplicate(Exception):
+    """The provider delivered a message we already have (a retry)."""
+
+
+@dataclass(frozen=True)
+class Party:
+    """The contact and conversation an inbound message belongs to."""
+
+    contact_id: int
+    conversation_id: str
+    status: str
+    language: Optional[str]
+    identity_id: int
+
+
+def new_conversation_id() -> str:
+    return "c-" + uuid.uuid4().hex
+
+
+def is_duplicate(channel: str, provider_message_id: Optional[str]) -> bool:
+    if not provider_message_id:
+        return False
+    with session_scope() as session:
+        return session.execute(
+            select(Message.id).where(
+                Message.channel == channel, Message.provider_message_id == provider_message_id
+            )
+        ).first() is not None
+
+
+def _open_conversation(session: Session, contact_id: int, channel: str) -> Conversation:
+    conversation = session.execute(
+        select(Conversation)
+        .where(Conversation.contact_id == contact_id, Conversation.status != "closed")
+        .order_by(Conversation.created_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if conversation is None:
+        conversation = Conversation(id=new_conversation_id(), contact_id=contact_id, last_channel=channel)
+        session.add(conversation)
+        session.flush()
+    return conversation
+
+
+def merge_contacts(session: Session, source: Contact, target: Contact) -> None:
+    """Moves everything of `source` into `target` and deletes `source`, in the caller's transaction."""
+    if source.id == target.id:
+        return
+    if source.phone and target.phone and source.phone != target.phone:
+        raise MergeConflict("different verified phones")
+    if source.email and target.email and source.email != target.email:
+        raise MergeConflict("different verified emails")
+    keep = _open_conversation(session, target.id, target.preferred_channel or "webchat")
+    source_conversations = [
+        c.id for c in session.execute(select(Conversation).where(Conversation.contact_id == source.id)).scalars()
+    ]
+    if source_conversations:
+        session.execute(
+            update(Message)
+            .where(Message.conversation_id.in_(source_conversations))
+            .values(conversation_id=keep.id)
+            .execution_options(synchronize_session=False)
+        )
+    session.execute(
+        update(ChannelIdentity)
+        .where(ChannelIdentity.contact_id == source.id)
+        .values(contact_id=target.id)
+        .execution_options(synchronize_session=False)
+    )
+    phone, email, name, language = source.phone, source.email, source.name, source.language
+    distributor = bool(source.is_distributor)
+    for conversation_id in source_conversations:
+        session.delete(session.get(Conversation, conversation_id))
+    session.flush()
+    session.delete(source)
+    session.flush()
+    target.phone = target.phone or phone
+    target.email = target.email or email
+    target.name = target.name or name
+    target.language = target.language or language
+    target.is_distributor = bool(target.is_distributor or distributor)
+
+
+def _contact_with(session: Session, phone: Optional[str], email: Optional[str]) -> Optional[Contact]:
+    if phone:
+        found = session.execute(select(Contact).where(Contact.phone == phone)).scalar_one_or_none()
+        if found:
+            return found
+    if email:
+        return session.execute(select(Contact).where(Contact.email == email)).scalar_one_or_none()
+    return None
+
+
+def resolve(inbound: Inbound) -> Party:
+    """The contact and open conversation of (channel, address), creating or linking them.
+
+    A verified phone or email joins the identity to the contact that already holds it; an
+    unverified claim never does.
+    """
+    phone = canonical_phone(inbound.verified_phone) if inbound.verified_phone else None
+    email = normalize_email(inbound.verified_email) if inbound.verified_email else None
+    for attempt in range(3):
+        try:
+            with session_scope() as session:
+                return _resolve(session, inbound, phone, email)
+        except IntegrityError:
+            # Two first messages of the same person raced; the other one created the rows.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _resolve(session: Session, inbound: Inbound, phone: Optional[str], email: Optional[str]) -> Party:
+    identity = session.execute(
+        select(ChannelIdentity).where(
+            ChannelIdentity.channel == inbound.channel, ChannelIdentity.address == inbound.address
+        )
+    ).scalar_one_or_none()
+    owner = _contact_with(session, phone, email)
+    if identity is None:
+        contact = owner or Contact(name=inbound.display_name, phone=phone, email=email)
+        if contact.id is None:
+            session.add(contact)
+            session.flush()
+        identity = ChannelIdentity(
+            channel=inbound.channel,
+            address=inbound.address,
+            contact_id=contact.id,
+            verified_by=inbound.verified_by if (phone or email) else None,
+            display_name=inbound.display_name,
+        )
+        session.add(identity)
+        session.flush()
+    else:
+        contact = session.get(Contact, identity.contact_id)
+        if owner is not None and owner.id != contact.id:
+            try:
+                with session.begin_nested():
+                    merge_contacts(session, source=contact, target=owner)
+                contact = owner
+            except MergeConflict:
+                pass  # two different people: the identity stays where it was
+        elif phone and not contact.phone:
+            contact.phone = phone
+        elif email and not contact.email:
+            contact.email = email
+        if phone or email:
+            identity.verified_by = inbound.verified_by or identity.verified_by
+        identity.last_seen_at = utcnow()
+        if inbound.display_name and not identity.display_name:
+            identity.display_name = inbound.display_name
+    if inbound.display_name and not contact.name:
+        contact.name = inbound.display_name
+    contact.preferred_channel = inbound.channel
+    conversation = _open_conversation(session, contact.id, inbound.channel)
+    conversation.last_channel = inbound.channel
+    return Party(contact.id, conversation.id, conversation.status, conversation.language or contact.language, identity.id)
+
+
+def store_inbound(party: Party, inbound: Inbound, text: str) -> int:
+    """Writes the message before anything acts on it; raises Duplicate on a provider retry."""
+    payload: dict[str, Any] = {}
+    if inbound.payload:
+        payload["button_payload"] = inbound.payload
+    if inbound.media_urls:
+        payload["media"] = list(inbound.media_urls)
+    if inbound.extra:
+        payload["extra"] = inbound.extra
+    try:
+        with session_scope() as session:
+            message = Message(
+                conversation_id=party.conversation_id,
+                direction="in",
+                author="customer",
+                channel=inbound.channel,
+                provider_message_id=inbound.provider_message_id,
+                text=text,
+                payload=payload or None,
+                delivery_status="received",
+            )
+            session.add(message)
+            session.flush()
+            return message.id
+    except IntegrityError as error:
+        raise Duplicate(inbound.provider_message_id) from error
+
+
+def store_outbound(
+    conversation_id: str, channel: str, outbound: Outbound, author: str = "bot", private: bool = False
+) -> int:
+    """Writes a reply as `pending` (or `sent` for private notes, which never leave) before sending."""
+    with session_scope() as session:
+        message = Message(
+            conversation_id=conversation_id,
+            direction="out",
+            author=author,
+            channel=channel,
+            text=outbound.text,
+            payload=outbound.to_json(),
+            private=private,
+            delivery_status="sent" if private else "pending",
+        )
+        session.add(message)
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is not None and conversation.first_response_at is None and not private:
+            conversation.first_response_at = utcnow()
+        session.flush()
+        return message.id
+
+
+def last_buttons(conversation_id: str) -> tuple[Button, ...]:
+    """The options of the assistant's latest message, if it offered any and nobody spoke since."""
+    with session_scope() as session:
+        message = session.execute(
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.private.is_(False))
+            .order_by(Message.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if message is None or message.direction != "out":
+            return ()
+        return Outbound.from_json(message.payload, message.text or "").buttons
+
+
+def conversation(conversation_id: str) -> Optional[Conversation]:
+    with session_scope() as session:
+        return session.get(Conversation, conversation_id)
+
+
+def set_language(conversation_id: str, language: Optional[str]) -> None:
+    if language not in ("es", "en"):
+        return
+    with session_scope() as session:
+        conv = session.get(Conversation, conversation_id)
+        if conv is not None and conv.language != language:
+            conv.language = language
+            contact = session.get(Contact, conv.contact_id)
+            if contact is not None:
+                contact.language = language
+
+
+def history(conversation_id: str, after_id: int = 0, limit: int = 200) -> list[dict[str, Any]]:
+    """Public (non-private) messages of a conversation, oldest first, as JSON for clients."""
+    with session_scope() as session:
+        rows = session.execute(
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.private.is_(False),
+                Message.id > after_id,
+            )
+            .order_by(Message.id.desc())
+            .limit(limit)
+        ).scalars().all()
+        return [message_json(m) for m in reversed(rows)]
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    body = Outbound.from_json(message.payload, message.text or "") if message.direction == "out" else None
+    data: dict[str, Any] = {
+        "id": message.id,
+        "direction": message.direction,
+        "author": message.author,
+        "channel": message.channel,
+        "text": message.text or "",
+        "created_at": message.created_at.isoformat() if message.created_at else None,
+    }
+    if body is not None:
+        data.update({k: v for k, v in body.to_json().items() if k != "text"})
+    return data

@@ -1,0 +1,208 @@
+"""The omnichannel hub: the one entry point every connector calls.
+
+For each inbound message, in this order: dedupe (a provider's retry is acknowledged, not
+processed twice), resolve the contact from (channel, address), store the message, then route it:
+to Rasa while the bot is in charge, to the agents' desk while a person is. Every reply is stored,
+then sent through the channel the customer last wrote from, by the durable outbox.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Optional, Protocol
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+from bot import conversations, language, linking
+from bot.conversations import Duplicate, Party
+from bot.messages import Button, Inbound, Outbound
+from bot.outbox import Outbox, Sender
+from bot.texts import text as say
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT = 4000  # longer messages are cut here before NLU; the full text is stored
+
+RasaHandler = Callable[[UserMessage], Awaitable[None]]
+
+
+class Desk(Protocol):
+    """The agents' side (Slack, see connectors/slack.py): told about escalations and customer words."""
+
+    async def escalated(self, conversation_id: str) -> None: ...
+
+    async def customer_wrote(self, conversation_id: str, message_id: int, text: str) -> None: ...
+
+
+@dataclass
+class Receipt:
+    """What became of one inbound message."""
+
+    duplicate: bool = False
+    conversation_id: Optional[str] = None
+    message_id: Optional[int] = None
+    replies: list[int] = field(default_factory=list)  # ids of the stored replies
+    routed_to: str = "bot"  # bot | desk | system
+
+
+def _fold(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c)).strip()
+
+
+def choose_option(text: str, buttons: tuple[Button, ...]) -> Optional[str]:
+    """Maps "2", "2.", or an option's title back to that option's payload (numbered lists)."""
+    if not buttons:
+        return None
+    stripped = text.strip().rstrip(".)")
+    if re.fullmatch(r"\d{1,2}", stripped):
+        index = int(stripped) - 1
+        return buttons[index].payload if 0 <= index < len(buttons) else None
+    folded = _fold(text)
+    for button in buttons:
+        if folded and folded == _fold(button.title):
+            return button.payload
+    return None
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.rasa: Optional[RasaHandler] = None
+        self.senders: dict[str, Sender] = {}
+        self.desk: Optional[Desk] = None
+        self.outbox = Outbox(self.senders)
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._listeners: list[Callable[[str, int], None]] = []
+
+    # -- wiring ---------------------------------------------------------------------------------
+    def attach_rasa(self, handler: RasaHandler) -> None:
+        self.rasa = handler
+
+    def register_sender(self, sender: Sender) -> None:
+        self.senders[sender.channel] = sender
+
+    def set_desk(self, desk: Desk) -> None:
+        self.desk = desk
+
+    def on_message_stored(self, listener: Callable[[str, int], None]) -> None:
+        """`listener(conversation_id, message_id)` after every stored public message (live views)."""
+        self._listeners.append(listener)
+
+    def _stored(self, conversation_id: str, message_id: int) -> None:
+        for listener in self._listeners:
+            try:
+                listener(conversation_id, message_id)
+            except Exception:  # noqa: BLE001 - a broken live view must not lose a message
+                logger.exception("message listener failed")
+
+    # -- inbound --------------------------------------------------------------------------------
+    async def receive(self, inbound: Inbound) -> Receipt:
+        """Processes one inbound message. Store failures propagate: the connector answers 5xx."""
+        if conversations.is_duplicate(inbound.channel, inbound.provider_message_id):
+            return Receipt(duplicate=True)
+        party = conversations.resolve(inbound)
+        async with self._locks[party.conversation_id]:
+            try:
+                return await self._receive_locked(inbound, party)
+            finally:
+                lock = self._locks.get(party.conversation_id)
+                if lock is not None and not lock.locked():
+                    self._locks.pop(party.conversation_id, None)
+
+    async def _receive_locked(self, inbound: Inbound, party: Party) -> Receipt:
+        text = (inbound.text or "").strip()
+        try:
+            message_id = conversations.store_inbound(party, inbound, text)
+        except Duplicate:
+            return Receipt(duplicate=True, conversation_id=party.conversation_id)
+        self._stored(party.conversation_id, message_id)
+        receipt = Receipt(conversation_id=party.conversation_id, message_id=message_id)
+        detected = language.detect(text)
+        lang = detected or party.language
+        if detected:
+            conversations.set_language(party.conversation_id, detected)
+
+        code = linking.find_code(text)
+        if code:
+            return await self._redeem(inbound, party, code, lang, receipt)
+
+        if party.status in ("waiting_agent", "agent"):
+            receipt.routed_to = "desk"
+            if self.desk is not None:
+                await self.desk.customer_wrote(party.conversation_id, message_id, text)
+            return receipt
+
+        if not text and not inbound.payload:
+            key = "media_received" if inbound.media_urls else "empty"
+            receipt.routed_to = "system"
+            receipt.replies = [await self._reply(party.conversation_id, inbound.channel, Outbound(say(key, lang)), "system")]
+            return receipt
+
+        user_text = inbound.payload or choose_option(text, conversations.last_buttons(party.conversation_id)[:20]) or text
+        replies = await self._ask_rasa(inbound, party, user_text[:MAX_TEXT], message_id, lang)
+        for outbound in replies:
+            receipt.replies.append(await self._reply(party.conversation_id, inbound.channel, outbound))
+        current = conversations.conversation(party.conversation_id)
+        if current is not None and current.status == "waiting_agent" and self.desk is not None:
+            await self.desk.escalated(party.conversation_id)
+        return receipt
+
+    async def _ask_rasa(
+        self, inbound: Inbound, party: Party, text: str, message_id: int, lang: Optional[str]
+    ) -> list[Outbound]:
+        if self.rasa is None:
+            raise RuntimeError("the hub has no Rasa handler attached")
+        collector = CollectingOutputChannel()
+        await self.rasa(
+            UserMessage(
+                text,
+                collector,
+                sender_id=party.conversation_id,
+                input_channel=inbound.channel,
+                message_id=str(message_id),
+                metadata={"channel": inbound.channel},
+            )
+        )
+        return [Outbound.from_rasa(m) for m in collector.messages]
+
+    async def _redeem(self, inbound: Inbound, party: Party, code: str, lang: Optional[str], receipt: Receipt) -> Receipt:
+        result = linking.redeem(code, inbound.channel, inbound.address)
+        key = {
+            "linked": "linked",
+            "already_linked": "already_linked",
+            "conflict": "link_conflict",
+            "rate_limited": "link_rate_limited",
+        }.get(result.outcome, "link_invalid")
+        conversation_id = result.conversation_id or party.conversation_id
+        receipt.conversation_id = conversation_id
+        receipt.routed_to = "system"
+        receipt.replies = [await self._reply(conversation_id, inbound.channel, Outbound(say(key, lang)), "system")]
+        return receipt
+
+    # -- outbound -------------------------------------------------------------------------------
+    async def _reply(self, conversation_id: str, channel: str, outbound: Outbound, author: str = "bot") -> int:
+        message_id = conversations.store_outbound(conversation_id, channel, outbound, author=author)
+        self._stored(conversation_id, message_id)
+        await self.outbox.deliver(message_id)
+        return message_id
+
+    async def send(self, conversation_id: str, outbound: Outbound, author: str = "agent") -> int:
+        """A proactive message (an agent's reply, a notification) to the contact's current channel."""
+        current = conversations.conversation(conversation_id)
+        if current is None:
+            raise LookupError(conversation_id)
+        return await self._reply(conversation_id, current.last_channel or "webchat", outbound, author)
+
+
+_hub: Optional[Hub] = None
+
+
+def get_hub() -> Hub:
+    """The process's hub; connectors share it."""
+    global _hub
+    if _hub is None:
+        _hub = Hub()
+    return _hub

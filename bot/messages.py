@@ -1,0 +1,83 @@
+"""The channel-neutral shapes of messages: what connectors parse into and render from.
+
+Nothing here knows a provider. A connector turns a webhook into an `Inbound`, and an `Outbound`
+into whatever its channel can show (buttons, inline keyboard, numbered list, blocks).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+
+@dataclass(frozen=True)
+class Button:
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One reply: text, optionally with buttons (quick replies), an image or a list of items."""
+
+    text: str = ""
+    buttons: tuple[Button, ...] = ()
+    image: Optional[str] = None
+    items: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"text": self.text}
+        if self.buttons:
+            data["buttons"] = [{"title": b.title, "payload": b.payload} for b in self.buttons]
+        if self.image:
+            data["image"] = self.image
+        if self.items:
+            data["items"] = list(self.items)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Optional[dict[str, Any]], text: str = "") -> "Outbound":
+        data = data or {}
+        return cls(
+            text=data.get("text", text) or "",
+            buttons=tuple(Button(str(b.get("title", "")), str(b.get("payload", ""))) for b in data.get("buttons") or ()),
+            image=data.get("image"),
+            items=tuple(str(i) for i in data.get("items") or ()),
+        )
+
+    @classmethod
+    def from_rasa(cls, message: dict[str, Any]) -> "Outbound":
+        """From what Rasa's CollectingOutputChannel collects for one bot utterance."""
+        custom = message.get("custom") or {}
+        return cls(
+            text=message.get("text") or "",
+            buttons=tuple(
+                Button(str(b.get("title", "")), str(b.get("payload", "")))
+                for b in (message.get("buttons") or ())
+            ),
+            image=message.get("image"),
+            items=tuple(str(i) for i in custom.get("items") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message from a person, as a connector understood it.
+
+    `address` is the person's address on the channel (phone, chat id, web session). A
+    `verified_phone` is set only when the provider itself vouches for it (Twilio's From, a
+    Telegram shared contact); `verified_email` only from a signed web identity.
+    """
+
+    channel: str
+    address: str
+    text: str
+    provider_message_id: Optional[str] = None
+    display_name: Optional[str] = None
+    payload: Optional[str] = None  # a button's payload when the person clicked one
+    verified_phone: Optional[str] = None
+    verified_email: Optional[str] = None
+    verified_by: Optional[str] = None
+    media_urls: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+    received_at: Optional[dt.datetime] = None

@@ -1,0 +1,44 @@
+"""The few user-facing sentences the core itself says (the dialogue's own live in domain.yml)."""
+from __future__ import annotations
+
+TEXTS: dict[str, tuple[str, str]] = {
+    "linked": (
+        "✅ Listo: unimos este canal a tu conversación. Puedes seguir aquí donde te quedaste.",
+        "✅ Done: this channel is now linked to your conversation. You can carry on here where you left off.",
+    ),
+    "already_linked": (
+        "Este canal ya estaba unido a tu conversación.",
+        "This channel was already linked to your conversation.",
+    ),
+    "link_invalid": (
+        "Ese código no es válido o ya expiró. Pide uno nuevo en el otro canal escribiendo «unir cuenta».",
+        "That code is invalid or has expired. Ask for a new one on the other channel by typing \"link account\".",
+    ),
+    "link_conflict": (
+        "No puedo unir estos canales: están registrados con teléfonos o correos distintos. "
+        "Si crees que es un error, escribe «asesor».",
+        "I can't link these channels: they are registered with different phones or emails. "
+        "If you think this is a mistake, type \"agent\".",
+    ),
+    "link_rate_limited": (
+        "Demasiados intentos con códigos. Espera un rato e inténtalo de nuevo.",
+        "Too many code attempts. Please wait a while and try again.",
+    ),
+    "received_later": (
+        "Recibimos tu mensaje 🙏. Tenemos un problema técnico momentáneo; te respondemos en cuanto se resuelva.",
+        "We got your message 🙏. We're having a brief technical problem; we'll reply as soon as it's fixed.",
+    ),
+    "empty": (
+        "No recibí texto en tu mensaje. ¿En qué te puedo ayudar?",
+        "Your message had no text. How can I help?",
+    ),
+    "media_received": (
+        "Recibí tu archivo, gracias. Lo guardé en tu conversación; cuéntame qué necesitas con él.",
+        "I got your file, thanks. It's saved in your conversation; tell me what you need with it.",
+    ),
+}
+
+
+def text(key: str, language: str | None) -> str:
+    spanish, english = TEXTS[key]
+    return english if language == "en" else spanish

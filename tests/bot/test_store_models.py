@@ -1,0 +1,311 @@
+"""The conversation store: migrations, SQLite settings, constraints and timestamps (on a temp SQLite file)."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from alembic import command
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from bot import db
+from bot.migrate import alembic_config, downgrade, upgrade
+from bot.store import (
+    ChannelIdentity,
+    Contact,
+    Conversation,
+    LinkAttempt,
+    LinkCode,
+    Message,
+    canonical_phone,
+    normalize_email,
+    phone_variants,
+    same_phone,
+)
+
+STORE_TABLES = {"contacts", "channel_identities", "conversations", "messages", "link_codes", "link_attempts"}
+BUSINESS_TABLES = {"branches", "products", "stock", "customers", "distributors", "orders", "order_items",
+                   "tickets"}
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty SQLite file."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    upgrade(url)
+    yield url
+    db.dispose(url)
+
+
+@pytest.fixture
+def conversation(url: str) -> str:
+    with db.session_scope(url) as s:
+        contact = Contact(name="Ana")
+        s.add(contact)
+        s.flush()
+        s.add(Conversation(id="conv-1", contact_id=contact.id, last_channel="whatsapp"))
+    return "conv-1"
+
+
+def _tables(url: str) -> set[str]:
+    return set(inspect(db.get_engine(url)).get_table_names())
+
+
+# Migrations
+
+
+def test_upgrade_on_an_empty_database_creates_every_table(url: str) -> None:
+    assert _tables(url) == STORE_TABLES | BUSINESS_TABLES | {"alembic_version"}
+    with db.get_engine(url).connect() as conn:
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
+
+
+def test_upgrade_twice_is_a_no_op_and_downgrade_removes_everything(url: str) -> None:
+    upgrade(url)
+    assert STORE_TABLES <= _tables(url)
+    downgrade(url)
+    assert _tables(url) == {"alembic_version"}
+
+
+def test_models_match_migrations_and_rasa_events_table_is_ignored(url: str) -> None:
+    with db.get_engine(url).begin() as conn:  # what Rasa's SQLTrackerStore adds to the same database
+        conn.execute(text("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255))"))
+    command.check(alembic_config(url))  # raises if autogenerate would change anything
+
+
+def test_upgrade_uses_the_configured_database_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'configured.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    upgrade()
+    assert STORE_TABLES <= _tables(url)
+    db.dispose(url)
+
+
+def test_store_indexes(url: str) -> None:
+    indexes = {tuple(ix["column_names"]) for ix in inspect(db.get_engine(url)).get_indexes("messages")}
+    assert ("conversation_id", "id") in indexes
+    assert ("delivery_status", "next_attempt_at") in indexes
+
+
+# Engine and sessions
+
+
+def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(url: str) -> None:
+    with db.get_engine(url).connect() as conn:
+        assert conn.scalar(text("PRAGMA journal_mode")) == "wal"
+        assert conn.scalar(text("PRAGMA foreign_keys")) == 1
+        assert conn.scalar(text("PRAGMA busy_timeout")) == 5000
+
+
+def test_engines_are_cached_per_url(url: str, tmp_path: Path) -> None:
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert db.get_engine(url) is db.get_engine(url)
+    assert db.get_engine(other) is not db.get_engine(url)
+    db.dispose(other)
+
+
+def test_session_scope_commits_on_success_and_rolls_back_on_error(url: str) -> None:
+    with db.session_scope(url) as s:
+        s.add(Contact(name="kept"))
+    with pytest.raises(RuntimeError):
+        with db.session_scope(url) as s:
+            s.add(Contact(name="dropped"))
+            s.flush()
+            raise RuntimeError("boom")
+    with db.session_scope(url) as s:
+        assert s.scalars(select(Contact.name)).all() == ["kept"]
+
+
+# Contacts and identities
+
+
+def test_contact_phone_and_email_are_stored_canonical(url: str) -> None:
+    with db.session_scope(url) as s:
+        s.add(Contact(name="Ana", phone="+52 1 55 1234 5678", email=" Ana.Lopez@Example.COM "))
+    with db.session_scope(url) as s:
+        contact = s.scalars(select(Contact)).one()
+        assert (contact.phone, contact.email) == ("+525512345678", "ana.lopez@example.com")
+        assert contact.is_distributor is False and contact.created_at.tzinfo is not None
+
+
+def test_one_phone_in_two_spellings_is_one_contact(url: str) -> None:
+    with pytest.raises(IntegrityError):
+        with db.session_scope(url) as s:
+            s.add_all([Contact(phone="+5215512345678"), Contact(phone="+525512345678")])
+
+
+def test_contact_refuses_a_non_phone(url: str) -> None:
+    with pytest.raises(ValueError):
+        Contact(phone="call me maybe")
+
+
+def test_channel_address_belongs_to_one_contact(url: str) -> None:
+    with db.session_scope(url) as s:
+        ana, bob = Contact(name="Ana"), Contact(name="Bob")
+        s.add_all([ana, bob])
+        s.flush()
+        s.add(ChannelIdentity(channel="telegram", address="123", contact_id=ana.id, verified_by="link_code"))
+        s.add(ChannelIdentity(channel="whatsapp", address="123", contact_id=ana.id))  # other channel: fine
+        bob_id = bob.id
+    with pytest.raises(IntegrityError):
+        with db.session_scope(url) as s:
+            s.add(ChannelIdentity(channel="telegram", address="123", contact_id=bob_id))
+
+
+def test_deleting_a_contact_deletes_its_identities(url: str) -> None:
+    with db.session_scope(url) as s:
+        ana = Contact(name="Ana")
+        s.add(ana)
+        s.flush()
+        s.add(ChannelIdentity(channel="webchat", address="session-1", contact_id=ana.id))
+    with db.get_engine(url).begin() as conn:
+        conn.execute(text("DELETE FROM contacts"))
+    with db.session_scope(url) as s:
+        assert s.scalars(select(ChannelIdentity)).all() == []
+
+
+def test_unknown_verifier_is_refused(url: str) -> None:
+    with pytest.raises(IntegrityError):
+        with db.session_scope(url) as s:
+            ana = Contact(name="Ana")
+            s.add(ana)
+            s.flush()
+            s.add(ChannelIdentity(channel="webchat", address="x", contact_id=ana.id, verified_by="trust_me"))
+
+
+# Conversations and messages
+
+
+def test_new_conversation_and_message_defaults(url: str, conversation: str) -> None:
+    with db.session_scope(url) as s:
+        s.add(Message(conversation_id=conversation, direction="in", author="customer", channel="whatsapp",
+                      text="hola", payload={"buttons": [{"title": "Sí", "payload": "/affirm"}]}))
+    with db.session_scope(url) as s:
+        conv = s.get(Conversation, conversation)
+        assert conv.status == "bot" and conv.created_at.tzinfo is dt.timezone.utc
+        message = conv.messages[0]
+        assert (message.delivery_status, message.attempts, message.private) == ("received", 0, False)
+        assert message.payload == {"buttons": [{"title": "Sí", "payload": "/affirm"}]}
+
+
+def test_provider_message_id_is_unique_per_channel_but_may_be_missing(url: str, conversation: str) -> None:
+    def message(channel: str, provider_id: str | None) -> Message:
+        return Message(conversation_id=conversation, direction="in", author="customer", channel=channel,
+                       provider_message_id=provider_id, text="x")
+
+    with db.session_scope(url) as s:
+        s.add_all([message("whatsapp", "SM1"), message("telegram", "SM1"),
+                   message("webchat", None), message("webchat", None)])
+    with pytest.raises(IntegrityError):  # a provider retry of the same message
+        with db.session_scope(url) as s:
+            s.add(message("whatsapp", "SM1"))
+
+
+def test_message_needs_an_existing_conversation(url: str) -> None:
+    with pytest.raises(IntegrityError):
+        with db.session_scope(url) as s:
+            s.add(Message(conversation_id="missing", direction="in", author="customer", channel="rest"))
+
+
+@pytest.mark.parametrize(
+    "field, value", [("status", "snoozed"), ("csat", 6), ("language", "fr")]
+)
+def test_conversation_values_outside_the_contract_are_refused(url: str, conversation: str, field: str,
+                                                              value: object) -> None:
+    with pytest.raises(IntegrityError):
+        with db.session_scope(url) as s:
+            setattr(s.get(Conversation, conversation), field, value)
+
+
+@pytest.mark.parametrize("field, value", [("direction", "sideways"), ("author", "robot"),
+                                          ("delivery_status", "lost")])
+def test_message_values_outside_the_contract_are_refused(url: str, conversation: str, field: str,
+                                                         value: str) -> None:
+    values = {"conversation_id": conversation, "direction": "out", "author": "bot", "channel": "rest"}
+    values[field] = value
+    with pytest.raises(IntegrityError):
+        with db.session_scope(url) as s:
+            s.add(Message(**values))
+
+
+# Time
+
+
+def test_datetimes_come_back_aware_utc_whatever_zone_they_went_in(url: str, conversation: str) -> None:
+    mexico = dt.timezone(dt.timedelta(hours=-6))
+    handed_off = dt.datetime(2025, 3, 1, 9, 30, tzinfo=mexico)
+    with db.session_scope(url) as s:
+        s.get(Conversation, conversation).handed_off_at = handed_off
+    with db.session_scope(url) as s:
+        stored = s.get(Conversation, conversation).handed_off_at
+    assert stored == handed_off and stored.tzinfo is dt.timezone.utc and stored.hour == 15
+    with db.get_engine(url).connect() as conn:  # naive UTC on disk, the same on every database
+        raw = conn.scalar(text("SELECT handed_off_at FROM conversations"))
+    assert str(raw).startswith("2025-03-01 15:30:00")
+
+
+def test_naive_datetimes_are_refused(url: str, conversation: str) -> None:
+    with pytest.raises(StatementError, match="naive datetime"):
+        with db.session_scope(url) as s:
+            s.get(Conversation, conversation).resolved_at = dt.datetime(2025, 3, 1, 9, 30)
+
+
+# Linking
+
+
+def test_link_codes_are_unique_and_expire(url: str) -> None:
+    now = db.utcnow()
+    with db.session_scope(url) as s:
+        ana = Contact(name="Ana")
+        s.add(ana)
+        s.flush()
+        code = LinkCode(code="LINK-ABCD1234", contact_id=ana.id, expires_at=now + dt.timedelta(minutes=10))
+        s.add(code)
+        s.add(LinkAttempt(key="telegram:123", success=False))
+        ana_id = ana.id
+    assert code.is_live(now) and not code.is_live(now + dt.timedelta(minutes=11))
+    with pytest.raises(IntegrityError):
+        with db.session_scope(url) as s:
+            s.add(LinkCode(code="LINK-ABCD1234", contact_id=ana_id, expires_at=now))
+    with db.session_scope(url) as s:
+        attempt = s.scalars(select(LinkAttempt)).one()
+        assert attempt.key == "telegram:123" and attempt.created_at.tzinfo is not None
+
+
+# Normalisation
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [("+5215512345678", "+525512345678"), ("+525512345678", "+525512345678"),
+     ("whatsapp:+5215512345678", "+525512345678"), ("5215512345678", "+525512345678"),
+     ("55 1234 5678", "+525512345678"), ("+1 (415) 555-0123", "+14155550123"),
+     ("0052 55 1234 5678", "+525512345678")],
+)
+def test_canonical_phone(raw: str, expected: str) -> None:
+    assert canonical_phone(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "12345", "hola", "+0123456789"])
+def test_canonical_phone_refuses_non_phones(raw: str) -> None:
+    with pytest.raises(ValueError):
+        canonical_phone(raw)
+
+
+def test_phone_variants_and_same_phone() -> None:
+    assert phone_variants("+5215512345678") == ["+525512345678", "+5215512345678"]
+    assert phone_variants("+14155550123") == ["+14155550123"]
+    assert phone_variants("nope") == []
+    assert same_phone("+5215512345678", "+52 55 1234 5678")
+    assert not same_phone("+5215512345678", "+5215512345679")
+    assert not same_phone(None, "+5215512345678")
+
+
+def test_normalize_email() -> None:
+    assert normalize_email("  Ana.Lopez@Example.COM") == "ana.lopez@example.com"
+    with pytest.raises(ValueError):
+        normalize_email("ana at example")

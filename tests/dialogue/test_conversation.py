@@ -1,0 +1,70 @@
+"""Greeting, language, FAQs, fallback, handoff and bad input."""
+from __future__ import annotations
+
+import pytest
+
+from bot.db import session_scope
+from bot.store.models import Conversation
+
+pytestmark = pytest.mark.model
+
+
+def joined(texts: list[str]) -> str:
+    return "\n".join(texts)
+
+
+def test_answers_in_the_language_of_the_person(chat, sender):
+    assert "asistente virtual" in joined(chat.texts(sender, "hola buenas tardes"))
+    assert "virtual assistant" in joined(chat.texts(sender, "hello there"))
+    # A message with no language evidence keeps the conversation's language.
+    assert chat.tracker(sender).get_slot("language") == "en"
+    chat.texts(sender, "PED-10234")
+    assert chat.tracker(sender).get_slot("language") == "en"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("a que hora abren el sabado?", "9:00"),
+        ("what are your opening hours?", "9:00"),
+        ("aceptan pagos con SPEI?", "SPEI"),
+        ("do you take credit cards?", "card"),
+        ("como le hago para ser distribuidor", "RFC"),
+        ("necesito mi factura, como la pido", "CFDI"),
+    ],
+)
+def test_faqs_are_answered(chat, sender, text, expected):
+    assert expected in joined(chat.texts(sender, text))
+
+
+def test_bot_challenge(chat, sender):
+    assert "virtual" in joined(chat.texts(sender, "eres un robot?"))
+
+
+def test_two_misses_in_a_row_offer_a_person(chat, sender):
+    chat.texts(sender, "hola")
+    first = joined(chat.texts(sender, "cuál es la capital de mongolia"))
+    assert first and "asesor" not in first  # a helpful answer, no offer yet
+    second = joined(chat.texts(sender, "quién ganó el mundial de 1986"))
+    assert "asesor" in second
+    reply = joined(chat.texts(sender, "si"))
+    assert "Te comunico con un asesor" in reply
+
+
+def test_request_human_pauses_the_bot_and_marks_the_conversation(chat, sender):
+    reply = joined(chat.texts(sender, "quiero hablar con una persona"))
+    assert "asesor" in reply
+    assert chat.tracker(sender).is_paused()
+    with session_scope() as session:
+        assert session.get(Conversation, sender).status == "waiting_agent"
+    # While paused the bot says nothing.
+    assert chat.texts(sender, "hola?") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "😀😀😀", "a" * 5000, "PED-", "pedido #", "'; DROP TABLE orders; --", "<script>alert(1)</script>"],
+)
+def test_bad_input_gets_a_polite_reply_and_no_exception(chat, sender, text):
+    replies = chat.texts(sender, text)
+    assert replies and all(isinstance(r, str) for r in replies)
