@@ -32,7 +32,13 @@ def _fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
 
 
+# Button payloads of utter_ask_ticket_category.
+_OPTION_CODES = {"#delivery": "delivery", "#warranty": "warranty", "#billing": "billing", "#other": "other"}
+
+
 def categorise(text: str) -> Optional[str]:
+    if text.strip().lower() in _OPTION_CODES:
+        return _OPTION_CODES[text.strip().lower()]
     folded = _fold(text)
     for category, stems in _CATEGORY_WORDS:
         if any(stem in folded for stem in stems):
@@ -59,7 +65,7 @@ class ValidateOpenTicketForm(FormValidationAction):
         text = str(slot_value or "").strip()
         result: Dict[Text, Any] = {"ticket_category": categorise(text) or "other"}
         # Someone who skips the buttons and tells the story has given the description too.
-        if len(text.split()) >= 4 and not tracker.get_slot("ticket_description"):
+        if text.lower() not in _OPTION_CODES and len(text.split()) >= 4 and not tracker.get_slot("ticket_description"):
             result["ticket_description"] = text[:MAX_DESCRIPTION]
         return result
 

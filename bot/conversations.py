@@ -54,9 +54,15 @@ def is_duplicate(channel: str, provider_message_id: Optional[str]) -> bool:
 
 
 def _open_conversation(session: Session, contact_id: int, channel: str) -> Conversation:
+    """The contact's one conversation (created on first contact).
+
+    A contact keeps one conversation across channels and over time: the Rasa tracker, and with it
+    the dialogue state and the language, continue. A closed conversation reopens on the next
+    message (the hub does that after giving interceptors such as the CSAT survey a look).
+    """
     conversation = session.execute(
         select(Conversation)
-        .where(Conversation.contact_id == contact_id, Conversation.status != "closed")
+        .where(Conversation.contact_id == contact_id)
         .order_by(Conversation.created_at.desc())
         .limit(1)
     ).scalar_one_or_none()
@@ -65,6 +71,15 @@ def _open_conversation(session: Session, contact_id: int, channel: str) -> Conve
         session.add(conversation)
         session.flush()
     return conversation
+
+
+def reopen(conversation_id: str) -> None:
+    """A closed conversation goes back to the bot when the customer writes again."""
+    with session_scope() as session:
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is not None and conversation.status == "closed":
+            conversation.status = "bot"
+            conversation.assigned_agent = None
 
 
 def merge_contacts(session: Session, source: Contact, target: Contact) -> None:
@@ -233,12 +248,23 @@ def store_outbound(
         return message.id
 
 
-def last_buttons(conversation_id: str) -> tuple[Button, ...]:
-    """The options of the assistant's latest message, if it offered any and nobody spoke since."""
+def mark_processed(message_id: int) -> None:
+    with session_scope() as session:
+        message = session.get(Message, message_id)
+        if message is not None and message.delivery_status == "received":
+            message.delivery_status = "processed"
+
+
+def last_buttons(conversation_id: str, before: Optional[int] = None) -> tuple[Button, ...]:
+    """The options of the assistant's latest message before `before`, if nobody spoke since."""
     with session_scope() as session:
         message = session.execute(
             select(Message)
-            .where(Message.conversation_id == conversation_id, Message.private.is_(False))
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.private.is_(False),
+                Message.id < (before if before is not None else 2**62),
+            )
             .order_by(Message.id.desc())
             .limit(1)
         ).scalar_one_or_none()

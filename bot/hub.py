@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 MAX_TEXT = 4000  # longer messages are cut here before NLU; the full text is stored
 
 RasaHandler = Callable[[UserMessage], Awaitable[None]]
+# Looks at a stored message before routing; returns replies when it handled the message.
+Interceptor = Callable[["Accepted", Party, Optional[str]], Awaitable[Optional[list[Outbound]]]]
 
 
 class Desk(Protocol):
@@ -36,6 +38,16 @@ class Desk(Protocol):
     async def escalated(self, conversation_id: str) -> None: ...
 
     async def customer_wrote(self, conversation_id: str, message_id: int, text: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A stored inbound message waiting to be processed."""
+
+    inbound: Inbound
+    party: Party
+    message_id: int
+    text: str
 
 
 @dataclass
@@ -76,6 +88,8 @@ class Hub:
         self.outbox = Outbox(self.senders)
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._listeners: list[Callable[[str, int], None]] = []
+        self._background: set[asyncio.Task] = set()
+        self._interceptors: list[Interceptor] = []
 
     # -- wiring ---------------------------------------------------------------------------------
     def attach_rasa(self, handler: RasaHandler) -> None:
@@ -86,6 +100,10 @@ class Hub:
 
     def set_desk(self, desk: Desk) -> None:
         self.desk = desk
+
+    def add_interceptor(self, interceptor: Interceptor) -> None:
+        """Runs before routing (e.g. the satisfaction survey answer after a closed conversation)."""
+        self._interceptors.append(interceptor)
 
     def on_message_stored(self, listener: Callable[[str, int], None]) -> None:
         """`listener(conversation_id, message_id)` after every stored public message (live views)."""
@@ -99,26 +117,58 @@ class Hub:
                 logger.exception("message listener failed")
 
     # -- inbound --------------------------------------------------------------------------------
-    async def receive(self, inbound: Inbound) -> Receipt:
-        """Processes one inbound message. Store failures propagate: the connector answers 5xx."""
-        if conversations.is_duplicate(inbound.channel, inbound.provider_message_id):
-            return Receipt(duplicate=True)
-        party = conversations.resolve(inbound)
-        async with self._locks[party.conversation_id]:
-            try:
-                return await self._receive_locked(inbound, party)
-            finally:
-                lock = self._locks.get(party.conversation_id)
-                if lock is not None and not lock.locked():
-                    self._locks.pop(party.conversation_id, None)
+    async def accept(self, inbound: Inbound) -> Optional[Accepted]:
+        """Dedupes, resolves the contact and stores the message; None for a provider's retry.
 
-    async def _receive_locked(self, inbound: Inbound, party: Party) -> Receipt:
+        Store failures propagate, so the connector answers 5xx and the provider retries: a
+        message is never acknowledged before it is safely stored.
+        """
+        if conversations.is_duplicate(inbound.channel, inbound.provider_message_id):
+            return None
+        party = conversations.resolve(inbound)
         text = (inbound.text or "").strip()
         try:
             message_id = conversations.store_inbound(party, inbound, text)
         except Duplicate:
-            return Receipt(duplicate=True, conversation_id=party.conversation_id)
+            return None
         self._stored(party.conversation_id, message_id)
+        return Accepted(inbound, party, message_id, text)
+
+    async def process(self, accepted: Accepted) -> Receipt:
+        """Routes a stored message and sends the replies, one message at a time per conversation."""
+        conversation_id = accepted.party.conversation_id
+        async with self._locks[conversation_id]:
+            try:
+                receipt = await self._process_locked(accepted)
+            finally:
+                lock = self._locks.get(conversation_id)
+                if lock is not None and not lock.locked():
+                    self._locks.pop(conversation_id, None)
+        conversations.mark_processed(accepted.message_id)
+        return receipt
+
+    async def receive(self, inbound: Inbound) -> Receipt:
+        """accept() then process(): for channels whose caller waits for the answer (web chat)."""
+        accepted = await self.accept(inbound)
+        if accepted is None:
+            return Receipt(duplicate=True)
+        return await self.process(accepted)
+
+    def process_later(self, accepted: Accepted) -> asyncio.Task:
+        """process() in the background: for providers that must be acknowledged fast."""
+        task = asyncio.get_running_loop().create_task(self.process(accepted))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_log_failure)
+        return task
+
+    async def _process_locked(self, accepted: Accepted) -> Receipt:
+        inbound, message_id, text = accepted.inbound, accepted.message_id, accepted.text
+        # The status may have changed while this message waited for the lock.
+        current = conversations.conversation(accepted.party.conversation_id)
+        party = accepted.party
+        if current is not None:
+            party = Party(party.contact_id, current.id, current.status, current.language or party.language, party.identity_id)
         receipt = Receipt(conversation_id=party.conversation_id, message_id=message_id)
         detected = language.detect(text)
         lang = detected or party.language
@@ -129,7 +179,17 @@ class Hub:
         if code:
             return await self._redeem(inbound, party, code, lang, receipt)
 
-        if party.status in ("waiting_agent", "agent"):
+        for interceptor in self._interceptors:
+            handled = await interceptor(accepted, party, lang)
+            if handled is not None:
+                receipt.routed_to = "system"
+                for outbound in handled:
+                    receipt.replies.append(await self._reply(party.conversation_id, inbound.channel, outbound, "system"))
+                return receipt
+
+        if party.status == "closed":
+            conversations.reopen(party.conversation_id)
+        elif party.status in ("waiting_agent", "agent"):
             receipt.routed_to = "desk"
             if self.desk is not None:
                 await self.desk.customer_wrote(party.conversation_id, message_id, text)
@@ -141,8 +201,12 @@ class Hub:
             receipt.replies = [await self._reply(party.conversation_id, inbound.channel, Outbound(say(key, lang)), "system")]
             return receipt
 
-        user_text = inbound.payload or choose_option(text, conversations.last_buttons(party.conversation_id)[:20]) or text
-        replies = await self._ask_rasa(inbound, party, user_text[:MAX_TEXT], message_id, lang)
+        user_text = inbound.payload or choose_option(text, conversations.last_buttons(party.conversation_id, before=message_id)) or text
+        try:
+            replies = await self._ask_rasa(inbound, party, user_text[:MAX_TEXT], message_id, lang)
+        except Exception:  # noqa: BLE001 - the customer hears from us whatever broke
+            logger.exception("rasa failed on message %s of %s", message_id, party.conversation_id)
+            replies = [Outbound(say("received_later", lang))]
         for outbound in replies:
             receipt.replies.append(await self._reply(party.conversation_id, inbound.channel, outbound))
         current = conversations.conversation(party.conversation_id)
@@ -195,6 +259,11 @@ class Hub:
         if current is None:
             raise LookupError(conversation_id)
         return await self._reply(conversation_id, current.last_channel or "webchat", outbound, author)
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("background processing failed", exc_info=task.exception())
 
 
 _hub: Optional[Hub] = None

@@ -12,7 +12,7 @@ import bisect
 import functools
 import re
 import unicodedata
-from typing import Iterable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 from bot.demo_data import BRANCHES, PRODUCTS
 
@@ -126,7 +126,7 @@ def normalise_ticket_id(text: str | None) -> str | None:
 
 def _find_id_spans(
     text: str,
-    normalise,
+    normalise: Callable[[str], str | None],
     free: re.Pattern[str],
     cont: re.Pattern[str],
     prefix: str,
@@ -137,7 +137,8 @@ def _find_id_spans(
     if whole:
         folded = fold(text)
         digits = re.search(r"[0-9]+", folded)
-        assert digits is not None  # a normalised id always contains its digits
+        if digits is None:  # cannot happen: a normalised id is read from these digits
+            return []
         start = digits.start()
         # keep an attached short prefix ("ped10234", "TCK-2041") inside the span
         short = re.search(rf"{prefix.lower()}{_SEP}$", folded[: digits.start()])
@@ -279,7 +280,7 @@ _PRODUCT_NOUNS = {
 _NOT_COUNT = {
     "gb", "tb", "mb", "kb", "ghz", "mhz", "hz", "m", "mts", "metro", "metros", "cm", "mm", "km",
     "pulgadas", "pulgada", "in", "inch", "inches", "va", "w", "watts", "v", "mah", "puertos",
-    "puerto", "ports", "dias", "dia", "dias", "semanas", "semana", "meses", "mes", "anos",
+    "puerto", "ports", "dias", "dia", "semanas", "semana", "meses", "mes", "anos",
     "ano", "horas", "hora", "hrs", "hr", "minutos", "min", "days", "day", "weeks", "months",
     "years", "hours", "minutes", "am", "pm", "pesos", "peso", "mxn", "usd", "dolares",
     "dollars", "porciento", "percent",
@@ -450,7 +451,9 @@ def find_quantity(text: str) -> int | None:
 
 
 # Used by the order/ticket finders: "pedido 10234 y 10000 piezas" must not read 10000 as an id.
-_UNIT_AFTER = re.compile(r"\s*(?:" + "|".join(sorted(_UNITS | _PRODUCT_NOUNS, key=len, reverse=True)) + r")\b")
+_UNIT_AFTER = re.compile(
+    r"\s*(?:" + "|".join(sorted(_UNITS | _PRODUCT_NOUNS, key=len, reverse=True)) + r")\b"
+)
 
 
 # --------------------------------------------------------------------------- branches
@@ -601,11 +604,8 @@ def sku_variants(sku: str) -> list[str]:
     Separators ("", " ", "-") are tried at every dash and every letter/digit boundary; used to
     build the NLU EntityRuler phrase patterns.
     """
-    chunks = re.findall(r"[A-Za-z]+|[0-9]+", sku)
-    variants = {""}
-    for index, chunk in enumerate(chunks):
-        if index == 0:
-            variants = {chunk.lower()}
-            continue
-        variants = {v + sep + chunk.lower() for v in variants for sep in ("", " ", "-")}
+    first, *rest = [chunk.lower() for chunk in re.findall(r"[A-Za-z]+|[0-9]+", sku)]
+    variants = {first}
+    for chunk in rest:
+        variants = {v + sep + chunk for v in variants for sep in ("", " ", "-")}
     return sorted(variants)

@@ -114,7 +114,7 @@ def redeem(code: str, channel: str, address: str) -> Redeemed:
 def _current_conversation(session, contact_id: int) -> Optional[str]:
     return session.execute(
         select(Conversation.id)
-        .where(Conversation.contact_id == contact_id, Conversation.status != "closed")
+        .where(Conversation.contact_id == contact_id)
         .order_by(Conversation.created_at.desc())
         .limit(1)
     ).scalar_one_or_none()

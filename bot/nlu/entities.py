@@ -8,6 +8,7 @@ missed, so slots and actions only ever see "PED-10234", "TCK-2041", "mty" or "CF
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, Callable, Dict, List, Optional, Text, Tuple
 
 import spacy
@@ -46,6 +47,7 @@ MANAGED_ENTITIES = (ORDER_ID, TICKET_ID, EMAIL, QUANTITY, BRANCH, PRODUCT)
 # When spans found by this component overlap, the earlier type in this tuple wins.
 _PRIORITY = {ORDER_ID: 0, TICKET_ID: 1, EMAIL: 2, PRODUCT: 3, BRANCH: 4, QUANTITY: 5}
 _PLACE_LABELS = {"LOC", "GPE"}
+_MAX_QUANTITY = 1_000_000
 _DASHES = ["-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015"]
 
 Candidate = Tuple[str, str, int, int]  # (entity type, canonical value, start, end)
@@ -69,7 +71,8 @@ def _norm_email(value: str) -> Optional[str]:
 
 def _norm_quantity(value: Any) -> Optional[str]:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(int(value)) if value >= 1 and value == int(value) else None
+        whole = math.isfinite(value) and value == int(value) and 1 <= value <= _MAX_QUANTITY
+        return str(int(value)) if whole else None
     found = ids.find_quantity(str(value))
     return str(found) if found is not None else None
 
@@ -229,7 +232,11 @@ class IdEntityNormaliser(GraphComponent, EntityExtractorMixin):
         blocked += [(s, e) for t, _, s, e in candidates if t == EMAIL]
         candidates += [(QUANTITY, *s) for s in ids.find_quantity_spans(text, exclude=blocked)]
 
-        present = {(e.get(ENTITY_ATTRIBUTE_TYPE), e.get(ENTITY_ATTRIBUTE_VALUE)) for e in kept}
+        # managed values are strings by now; other extractors' values may be unhashable dicts
+        present = {
+            (e[ENTITY_ATTRIBUTE_TYPE], e[ENTITY_ATTRIBUTE_VALUE]) for e in kept
+            if e.get(ENTITY_ATTRIBUTE_TYPE) in _NORMALISERS
+        }
         accepted: List[Candidate] = []
         for cand in sorted(candidates, key=lambda c: _PRIORITY[c[0]]):  # stable sort
             etype, value, start, end = cand

@@ -32,7 +32,7 @@ VERIFIERS = ("twilio_from", "telegram_contact", "web_hmac", "link_code", "sessio
 CONVERSATION_STATUSES = ("bot", "waiting_agent", "agent", "closed")
 DIRECTIONS = ("in", "out")
 AUTHORS = ("customer", "bot", "agent", "system")
-DELIVERY_STATUSES = ("received", "pending", "sent", "delivered", "read", "failed", "refused")
+DELIVERY_STATUSES = ("received", "processed", "pending", "sent", "delivered", "read", "failed", "refused")
 
 
 def _one_of(column: str, values: tuple[str, ...], name: str, nullable: bool = False) -> CheckConstraint:

@@ -17,7 +17,7 @@ def joined(texts: list[str]) -> str:
 def test_anonymous_complaint_in_spanish_creates_a_ticket(chat, sender):
     reply = joined(chat.texts(sender, "quiero levantar una queja"))
     assert "reporte" in reply
-    chat.texts(sender, "Producto dañado o garantía")
+    chat.texts(sender, "#warranty")  # the button's payload
     reply = joined(chat.texts(sender, "el monitor llegó con la pantalla estrellada"))
     assert "correo" in reply
     reply = joined(chat.texts(sender, "cliente.nuevo@example.com"))
@@ -32,7 +32,7 @@ def test_anonymous_complaint_in_spanish_creates_a_ticket(chat, sender):
 def test_verified_customer_opens_ticket_in_english_and_checks_its_status(chat, verified):
     sender = verified(phone="+5215512345678")
     chat.texts(sender, "I want to file a complaint")
-    chat.texts(sender, "Billing or payment")
+    chat.texts(sender, "#billing")
     reply = joined(chat.texts(sender, "you charged my card twice for the same invoice"))
     assert "ticket TCK-" in reply and "billing" in reply
     ticket_id = reply.split("ticket ")[1].split(" ")[0]

@@ -124,7 +124,7 @@ def _conversation_store() -> None:
         _one_of("author", ("customer", "bot", "agent", "system"), "ck_messages_author"),
         _one_of(
             "delivery_status",
-            ("received", "pending", "sent", "delivered", "read", "failed", "refused"),
+            ("received", "processed", "pending", "sent", "delivered", "read", "failed", "refused"),
             "ck_messages_delivery_status",
         ),
         sa.ForeignKeyConstraint(

@@ -1,6 +1,7 @@
 """Tests of IdEntityNormaliser.process() on real Rasa messages (no training needed)."""
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,13 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import ids
-from bot.nlu.entities import IdEntityNormaliser
-
 ROOT = Path(__file__).resolve().parents[3]
+if str(ROOT) not in sys.path:  # runnable with a bare `pytest`, without an installed package
+    sys.path.insert(0, str(ROOT))
+
+from bot import ids  # noqa: E402
+from bot.nlu.entities import IdEntityNormaliser  # noqa: E402
+
 NAME = "IdEntityNormaliser"
 
 
@@ -136,7 +140,8 @@ def test_free_text_product_names_are_kept(component: IdEntityNormaliser) -> None
 @pytest.mark.parametrize(
     ("entity", "junk"),
     [("order_id", "hola"), ("order_id", "PED-1"), ("ticket_id", "TCK-10234"), ("branch", "Cancún"),
-     ("email", "no tengo"), ("quantity", "muchos"), ("quantity", 0)],
+     ("email", "no tengo"), ("quantity", "muchos"), ("quantity", 0), ("quantity", 2.5),
+     ("quantity", float("inf")), ("quantity", float("nan"))],
 )
 def test_junk_entities_are_dropped(component: IdEntityNormaliser, entity: str, junk: Any) -> None:
     assert run(component, "hola qué tal", [diet(entity, junk)]) == []
@@ -144,7 +149,9 @@ def test_junk_entities_are_dropped(component: IdEntityNormaliser, entity: str, j
 
 def test_entities_it_does_not_manage_pass_through(component: IdEntityNormaliser) -> None:
     other = diet("person", "Ana")
-    assert run(component, "soy Ana", [other]) == [other]
+    duckling = {"entity": "time", "value": {"from": "2024-01-01", "to": None}, "start": 8, "end": 14,
+                "extractor": "DucklingEntityExtractor"}
+    assert run(component, "soy Ana, mañana", [other, duckling]) == [other, duckling]
 
 
 # --------------------------------------------------------------------------- (b) missed entities
@@ -173,7 +180,7 @@ def test_adds_everything_diet_missed(component: IdEntityNormaliser) -> None:
     assert spans["branch"] == "Monterey"
 
 
-def test_bare_five_digit_number_alone_is_an_order_not_inside_a_sentence(component: IdEntityNormaliser) -> None:
+def test_bare_five_digit_number_is_an_order_only_when_alone(component: IdEntityNormaliser) -> None:
     assert pairs(run(component, "10234")) == [("order_id", "PED-10234")]
     assert pairs(run(component, "quiero 10000 piezas")) == [("quantity", "10000")]
 
@@ -217,7 +224,8 @@ def test_spacy_places_that_are_not_branches_or_not_places_are_ignored(component:
     not_branch = _doc_with_place(text, 2, 3)
     person = _doc_with_place(text, 4, 5, label="PER")
     for doc in (not_branch, person):
-        assert component._places_from_spacy(Message(data={TEXT: text, SPACY_DOCS[TEXT]: doc}), text, text.lower()) == []
+        message = Message(data={TEXT: text, SPACY_DOCS[TEXT]: doc})
+        assert component._places_from_spacy(message, text, text.lower()) == []
 
 
 def test_spacy_place_is_not_duplicated_with_alias_match(component: IdEntityNormaliser) -> None:

@@ -1,0 +1,169 @@
+"""Intent quality on data the model has never seen, per language, against a simple baseline.
+
+    .venv/bin/python -m bench.nlu_quality [--folds K] [--out bench/results/nlu.json]
+
+With K=1 (default) one stratified 80/20 split per language; with K>1, K-fold cross-validation.
+On each fold our pipeline (config.yml, NLU part, trained for real) and a TF-IDF + logistic
+regression baseline learn from the same training part and are scored on the same held-out part.
+The independently written sets tests/nlu/unseen_{es,en}.yml are scored as well.
+Intents are compared at the level Rasa classifies them (`faq/*` counts as `faq`).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+ROOT = Path(__file__).resolve().parent.parent
+LANGS = ("es", "en")
+
+
+def load_examples(path: Path) -> list[tuple[str, str]]:
+    """(text, intent) pairs, entity annotations stripped; retrieval intents folded into `faq`."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(path))
+    return [(m.get("text"), m.get("intent_response_key") or m.get("intent")) for m in data.intent_examples]
+
+
+def stratified_folds(examples: list[tuple[str, str]], k: int, seed: int = 7) -> list[list[int]]:
+    by_intent: dict[str, list[int]] = defaultdict(list)
+    for i, (_, intent) in enumerate(examples):
+        by_intent[intent].append(i)
+    rng = random.Random(seed)
+    folds: list[list[int]] = [[] for _ in range(max(k, 5) if k == 1 else k)]
+    for indices in by_intent.values():
+        rng.shuffle(indices)
+        for n, index in enumerate(indices):
+            folds[n % len(folds)].append(index)
+    return folds
+
+
+def write_nlu(examples: list[tuple[str, str]], path: Path) -> None:
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
+
+    messages = []
+    for text, intent in examples:
+        base, _, sub = intent.partition("/")
+        data = {"text": text, "intent": base}
+        if sub:
+            data["intent_response_key"] = intent
+        messages.append(Message(data=data))
+    RasaYAMLWriter().dump(path, TrainingData(messages))
+
+
+def macro_f1(gold: list[str], predicted: list[str]) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(gold, predicted, average="macro", labels=sorted(set(gold)), zero_division=0))
+
+
+def intent_of(label: str) -> str:
+    return label.split("/")[0]
+
+
+def train_ours(train: list[tuple[str, str]], workdir: Path) -> Path:
+    from rasa.model_training import train_nlu
+
+    nlu_dir = workdir / "data"
+    nlu_dir.mkdir()
+    write_nlu(train, nlu_dir / "nlu.yml")
+    # Lookups and synonyms are part of our pipeline's knowledge, not of the examples.
+    (nlu_dir / "synonyms.yml").write_text((ROOT / "data" / "nlu" / "synonyms.yml").read_text())
+    (nlu_dir / "faq_responses.yml").write_text((ROOT / "data" / "faq_responses.yml").read_text())
+    model = train_nlu(str(ROOT / "config.yml"), str(nlu_dir), str(workdir), fixed_model_name="fold")
+    return Path(model)
+
+
+def predict_ours(model: Path, texts: list[str]) -> list[str]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    loop = asyncio.new_event_loop()
+    try:
+        out = []
+        for text in texts:
+            parsed = loop.run_until_complete(agent.parse_message(text))
+            name = (parsed.get("intent") or {}).get("name") or "nlu_fallback"
+            out.append(name)
+        return out
+    finally:
+        loop.close()
+
+
+def baseline(train: list[tuple[str, str]], texts: list[str]) -> list[str]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+
+    features = make_union(
+        TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True),
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True),
+    )
+    model = make_pipeline(features, LogisticRegression(max_iter=2000, C=10))
+    model.fit([t for t, _ in train], [intent_of(i) for _, i in train])
+    return list(model.predict(texts))
+
+
+def evaluate(folds: int, out: Path) -> dict:
+    examples = {lang: load_examples(ROOT / "data" / "nlu" / f"{lang}.yml") for lang in LANGS}
+    unseen = {lang: load_examples(ROOT / "tests" / "nlu" / f"unseen_{lang}.yml") for lang in LANGS}
+    split = {lang: stratified_folds(examples[lang], folds) for lang in LANGS}
+    rounds = 1 if folds == 1 else folds
+    gold: dict[str, list[str]] = defaultdict(list)
+    pred: dict[str, dict[str, list[str]]] = {"ours": defaultdict(list), "baseline": defaultdict(list)}
+    train_seconds = []
+    for fold in range(rounds):
+        held = {lang: set(split[lang][fold]) for lang in LANGS}
+        train = [ex for lang in LANGS for i, ex in enumerate(examples[lang]) if i not in held[lang]]
+        tests = {lang: [examples[lang][i] for i in sorted(held[lang])] for lang in LANGS}
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.monotonic()
+            model = train_ours(train, Path(tmp))
+            train_seconds.append(time.monotonic() - started)
+            sets = {**{lang: tests[lang] for lang in LANGS}}
+            if fold == 0:
+                sets.update({f"unseen_{lang}": unseen[lang] for lang in LANGS})
+            for name, items in sets.items():
+                texts = [t for t, _ in items]
+                gold[name] += [intent_of(i) for _, i in items]
+                pred["ours"][name] += predict_ours(model, texts)
+                pred["baseline"][name] += baseline(train, texts)
+        print(f"fold {fold + 1}/{rounds} done", file=sys.stderr, flush=True)
+    result: dict = {"folds": folds, "examples": {lang: len(examples[lang]) for lang in LANGS}}
+    for system in ("ours", "baseline"):
+        scores = {name: round(macro_f1(gold[name], pred[system][name]), 4) for name in gold}
+        both = round(macro_f1(gold["es"] + gold["en"], pred[system]["es"] + pred[system]["en"]), 4)
+        result[system] = {
+            "f1": both,
+            "f1_es": scores["es"],
+            "f1_en": scores["en"],
+            "f1_unseen_es": scores["unseen_es"],
+            "f1_unseen_en": scores["unseen_en"],
+        }
+    result["nlu_train_seconds_per_fold"] = round(sum(train_seconds) / len(train_seconds), 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--folds", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "nlu.json")
+    args = parser.parse_args()
+    print(json.dumps(evaluate(args.folds, args.out), indent=2))
+
+
+if __name__ == "__main__":
+    main()

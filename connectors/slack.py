@@ -1,0 +1,267 @@
+"""Human hand-off in Slack: escalated conversations become threads in the agents' channel.
+
+One endpoint, POST /webhooks/slack/webhook, takes Slack's events (including url_verification),
+interactivity (the Claim / Resolve / Return to bot buttons) and the /resolve slash command. It is
+a slack-bolt AsyncApp: bolt's own middleware checks the request signature and its 5-minute
+replay window before anything else runs. Bolt has no adapter for the Sanic that Rasa 3.6 ships
+(21.12), so the request and response are translated here.
+
+Settings (environment or .env): SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_AGENT_CHANNEL (the
+channel id), SLACK_API_BASE_URL (default https://slack.com/api/), HANDOFF_REMINDER_MINUTES
+(default 5). Without the first three the desk is off and the endpoint answers 503.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import ConversationResumed
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import config
+from bot.db import utcnow
+from bot.hub import Hub, get_hub
+from connectors.slack_blocks import CLAIM, RESOLVE, RETURN, agent_text
+from connectors.slack_desk import SlackDesk
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SlackDesk", "SlackInput", "SlackSettings", "to_bolt_request", "resume_in_rasa"]
+
+DEFAULT_API_BASE_URL = "https://slack.com/api/"
+MAX_BODY = 512 * 1024
+REQUIRED = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_AGENT_CHANNEL")
+FIXED_NOW = "HANDOFF_NOW"  # tests and demos only: the clock used for business hours (ISO 8601)
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    token: str
+    signing_secret: str
+    channel: str
+    api_base_url: str = DEFAULT_API_BASE_URL
+    reminder_minutes: float = 5.0
+
+    @classmethod
+    def from_env(cls) -> tuple[Optional["SlackSettings"], list[str]]:
+        """The settings, or None and the names of the missing variables."""
+        values = {name: (config.get(name) or "").strip() for name in REQUIRED}
+        missing = [name for name, value in values.items() if not value]
+        if missing:
+            return None, missing
+        base_url = (config.get("SLACK_API_BASE_URL") or "").strip() or DEFAULT_API_BASE_URL
+        raw_minutes = (config.get("HANDOFF_REMINDER_MINUTES") or "").strip()
+        try:
+            minutes = float(raw_minutes) if raw_minutes else 5.0
+            if minutes <= 0:
+                raise ValueError(raw_minutes)
+        except ValueError:
+            logger.warning("HANDOFF_REMINDER_MINUTES=%r is not a positive number; using 5", raw_minutes)
+            minutes = 5.0
+        return (
+            cls(
+                token=values["SLACK_BOT_TOKEN"],
+                signing_secret=values["SLACK_SIGNING_SECRET"],
+                channel=values["SLACK_AGENT_CHANNEL"],
+                api_base_url=base_url if base_url.endswith("/") else base_url + "/",
+                reminder_minutes=minutes,
+            ),
+            [],
+        )
+
+
+def _clock() -> Callable[[], dt.datetime]:
+    fixed = (config.get(FIXED_NOW) or "").strip()
+    if not fixed:
+        return utcnow
+    moment = dt.datetime.fromisoformat(fixed)
+    if moment.tzinfo is None:
+        raise ValueError(f"{FIXED_NOW} needs a time zone, e.g. 2025-11-26T11:00:00-06:00")
+    logger.warning("%s is set: business hours are judged at the fixed time %s", FIXED_NOW, moment.isoformat())
+    return lambda: moment
+
+
+def to_bolt_request(request: Request) -> AsyncBoltRequest:
+    """The raw body (signatures are computed over its bytes), query and every header value."""
+    headers = {name: request.headers.getall(name) for name in request.headers.keys()}
+    return AsyncBoltRequest(body=request.body.decode("utf-8", "replace"), query=request.query_string, headers=headers)
+
+
+async def resume_in_rasa(agent: Any, conversation_id: str) -> None:
+    """Appends ConversationResumed to the tracker, as Rasa's own "append events" endpoint does."""
+    if agent is None or agent.processor is None:
+        raise RuntimeError("the Rasa agent is not loaded")
+    async with agent.lock_store.lock(conversation_id):
+        tracker = await agent.processor.fetch_tracker_with_initial_session(conversation_id, CollectingOutputChannel())
+        tracker.update(ConversationResumed(), agent.domain)
+        await agent.tracker_store.save(tracker)
+
+
+def _reminder_interval(minutes: float) -> float:
+    """About every 10 s; more often when reminders are due sooner (tests)."""
+    return max(0.5, min(10.0, minutes * 60 / 2))
+
+
+class SlackInput(InputChannel):
+    """The Slack side of the hub: not a customer channel, the agents' desk."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "slack"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "SlackInput":
+        return cls()
+
+    def __init__(self, hub: Optional[Hub] = None, settings: Optional[SlackSettings] = None) -> None:
+        self.hub = hub or get_hub()
+        if settings is None:
+            settings, self.missing = SlackSettings.from_env()
+        else:
+            self.missing = []
+        self.settings = settings
+        self.desk: Optional[SlackDesk] = None
+        self.app: Optional[AsyncApp] = None
+        self._sanic_app: Any = None
+        self._loop_task: Optional[asyncio.Task] = None
+        if settings is not None:
+            client = AsyncWebClient(token=settings.token, base_url=settings.api_base_url)
+            self.desk = SlackDesk(
+                self.hub,
+                client,
+                settings.channel,
+                reminder_minutes=settings.reminder_minutes,
+                now=_clock(),
+                resumer=self._resume,
+            )
+            self.app = self._bolt_app(client, settings)
+
+    @property
+    def enabled(self) -> bool:
+        return self.app is not None
+
+    # -- bolt ---------------------------------------------------------------------------------
+    def _bolt_app(self, client: AsyncWebClient, settings: SlackSettings) -> AsyncApp:
+        # process_before_response: Slack gets its answer once the work is stored, like every
+        # other channel of the hub; a retry after a slow answer is deduplicated by the store.
+        app = AsyncApp(client=client, signing_secret=settings.signing_secret, process_before_response=True, name="unisono")
+        desk = self.desk
+        assert desk is not None
+        channel = settings.channel
+
+        @app.event("message")
+        async def on_message(event: dict) -> None:
+            if event.get("channel") != channel:
+                return  # only the agents' channel and its threads
+            if event.get("bot_id") or event.get("subtype") not in (None, "thread_broadcast", "file_share"):
+                return  # our own posts, other bots, edits and deletions: never relayed (no loops)
+            user, ts, thread_ts = event.get("user"), event.get("ts"), event.get("thread_ts")
+            if not user or not ts or not thread_ts or thread_ts == ts:
+                return  # top-level chatter in the channel is the agents' own business
+            feedback = await desk.agent_wrote(thread_ts, ts, user, event.get("text") or "")
+            if feedback:
+                await desk.ephemeral(user, feedback, thread_ts)
+
+        async def button(body: dict, ack: Callable[..., Awaitable[Any]], act: Callable[[str, str], Awaitable[Optional[str]]]) -> None:
+            await ack()
+            user = (body.get("user") or {}).get("id")
+            where = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+            actions = body.get("actions") or [{}]
+            conversation_id = str(actions[0].get("value") or "")
+            if not user:
+                return
+            if where != channel:
+                await desk.ephemeral(user, agent_text("wrong_channel"))
+                return
+            feedback = await act(conversation_id, user)
+            if feedback:
+                thread_ts = (body.get("container") or {}).get("message_ts")
+                await desk.ephemeral(user, feedback, thread_ts)
+
+        @app.action(CLAIM)
+        async def on_claim(body: dict, ack: Any) -> None:
+            await button(body, ack, desk.claim)
+
+        @app.action(RESOLVE)
+        async def on_resolve(body: dict, ack: Any) -> None:
+            await button(body, ack, desk.resolve)
+
+        @app.action(RETURN)
+        async def on_return(body: dict, ack: Any) -> None:
+            await button(body, ack, desk.return_to_bot)
+
+        @app.command("/resolve")
+        async def on_resolve_command(command: dict, ack: Any) -> None:
+            if command.get("channel_id") != channel:
+                await ack(text=agent_text("wrong_channel"))
+                return
+            conversation_id = (command.get("text") or "").strip().strip("`")
+            if not conversation_id:
+                await ack(text=agent_text("resolve_hint"))
+                return
+            feedback = await desk.resolve(conversation_id, command.get("user_id") or "")
+            await ack(text=feedback or agent_text("resolved", agent=command.get("user_id") or "?"))
+
+        return app
+
+    async def _resume(self, conversation_id: str) -> None:
+        agent = getattr(getattr(self._sanic_app, "ctx", None), "agent", None)
+        await resume_in_rasa(agent, conversation_id)
+
+    # -- HTTP ---------------------------------------------------------------------------------
+    async def handle(self, request: Request) -> HTTPResponse:
+        """Slack's requests, through bolt (signature and replay window checked there first)."""
+        if self.app is None:
+            return response.json({"error": "the Slack desk is not configured"}, status=503)
+        if len(request.body or b"") > MAX_BODY:
+            return response.json({"error": "request too large"}, status=413)
+        answer = await self.app.async_dispatch(to_bolt_request(request))
+        if answer.status == 404:
+            return response.json({"ok": True})  # an event nobody here handles: acknowledged, not retried
+        headers = {k: v for k, v in answer.first_headers_without_set_cookie().items() if k.lower() not in ("content-type", "content-length")}
+        content_type = (answer.headers.get("content-type") or ["text/plain; charset=utf-8"])[0]
+        return HTTPResponse(body=answer.body, status=answer.status, headers=headers, content_type=content_type)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = Blueprint("unisono_slack", __name__)
+        if self.desk is None:
+            logger.warning(
+                "Slack desk is off (missing %s): hand-offs wait without agents being told; see README, Slack",
+                ", ".join(self.missing),
+            )
+        else:
+            self.hub.set_desk(self.desk)
+            self.hub.add_interceptor(self.desk.csat_interceptor)
+            logger.info("Slack desk is on: hand-offs go to channel %s", self.settings.channel if self.settings else "?")
+
+        @bp.listener("after_server_start")
+        async def start(app: Any, loop: Any) -> None:
+            self._sanic_app = app
+            if self.desk is not None and self.settings is not None:
+                self.hub.outbox.start()
+                interval = _reminder_interval(self.settings.reminder_minutes)
+                self._loop_task = asyncio.get_running_loop().create_task(self.desk.run_forever(interval))
+
+        @bp.listener("before_server_stop")
+        async def stop(app: Any, loop: Any) -> None:
+            if self._loop_task is not None:
+                self._loop_task.cancel()
+
+        @bp.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if self.enabled else "off"})
+
+        @bp.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            return await self.handle(request)
+
+        return bp

@@ -1,0 +1,141 @@
+"""The hub with the real trained model: dedupe, store-first, routing, options, cross-channel forms."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from bot import conversations
+from bot.db import session_scope
+from bot.hub import Hub, choose_option
+from bot.messages import Button, Inbound, Outbound
+from bot.store.models import Conversation, Message
+
+pytestmark = pytest.mark.model
+
+
+class StoreOnlySender:
+    """Like the web chat: delivery is the store itself."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+
+    async def send(self, address: str, outbound: Outbound, message_id: int):
+        return None
+
+
+class RecordingDesk:
+    def __init__(self) -> None:
+        self.escalations: list[str] = []
+        self.customer_messages: list[tuple[str, str]] = []
+
+    async def escalated(self, conversation_id: str) -> None:
+        self.escalations.append(conversation_id)
+
+    async def customer_wrote(self, conversation_id: str, message_id: int, text: str) -> None:
+        self.customer_messages.append((conversation_id, text))
+
+
+@pytest.fixture
+def hub(chat):
+    hub = Hub()
+    hub.attach_rasa(chat.agent.handle_message)
+    for channel in ("webchat", "whatsapp", "telegram"):
+        hub.register_sender(StoreOnlySender(channel))
+    hub.set_desk(RecordingDesk())
+    hub.run = chat.loop.run_until_complete
+    return hub
+
+
+def texts(receipt) -> list[str]:
+    with session_scope() as session:
+        return [session.get(Message, i).text for i in receipt.replies]
+
+
+def web(address: str, text: str, **kw) -> Inbound:
+    return Inbound(channel="webchat", address=address, text=text, **kw)
+
+
+def test_a_provider_retry_is_processed_once(hub):
+    inbound = Inbound(channel="whatsapp", address="+5215500000001", text="hola", provider_message_id=f"SM{uuid.uuid4().hex}",
+                      verified_phone="+5215500000001", verified_by="twilio_from")
+    first = hub.run(hub.receive(inbound))
+    second = hub.run(hub.receive(inbound))
+    assert not first.duplicate and first.replies
+    assert second.duplicate and not second.replies
+    with session_scope() as session:
+        stored = session.execute(select(Message).where(Message.provider_message_id == inbound.provider_message_id)).scalars().all()
+        assert len(stored) == 1 and stored[0].delivery_status == "processed"
+
+
+def test_message_is_stored_even_when_rasa_fails_and_the_customer_hears_back(chat):
+    async def broken(_message):
+        raise RuntimeError("rasa is down")
+
+    hub = Hub()
+    hub.attach_rasa(broken)
+    hub.register_sender(StoreOnlySender("webchat"))
+    address = f"w{uuid.uuid4().hex}"
+    receipt = chat.loop.run_until_complete(hub.receive(web(address, "where is my order?")))
+    with session_scope() as session:
+        inbound = session.get(Message, receipt.message_id)
+        assert inbound.text == "where is my order?"
+        reply = session.get(Message, receipt.replies[0])
+        assert "we'll reply as soon as" in reply.text and reply.author == "bot"
+
+
+def test_same_verified_phone_on_two_channels_is_one_conversation(hub):
+    phone = "+52155" + str(uuid.uuid4().int)[:8]
+    a = hub.run(hub.receive(Inbound(channel="whatsapp", address=phone, text="hola", verified_phone=phone, verified_by="twilio_from")))
+    b = hub.run(hub.receive(Inbound(channel="telegram", address="tg-" + phone, text="hola", verified_phone=phone, verified_by="telegram_contact")))
+    assert a.conversation_id == b.conversation_id
+
+
+def test_conversation_with_an_agent_is_routed_to_the_desk_and_the_bot_stays_quiet(hub):
+    address = f"w{uuid.uuid4().hex}"
+    first = hub.run(hub.receive(web(address, "quiero hablar con un asesor")))
+    assert hub.desk.escalations == [first.conversation_id]
+    with session_scope() as session:
+        assert session.get(Conversation, first.conversation_id).status == "waiting_agent"
+    receipt = hub.run(hub.receive(web(address, "hola? sigue ahí alguien?")))
+    assert receipt.routed_to == "desk" and receipt.replies == []
+    assert hub.desk.customer_messages[-1] == (first.conversation_id, "hola? sigue ahí alguien?")
+
+
+def test_numbered_reply_picks_the_option():
+    buttons = (Button("Sí, con un asesor", "/affirm"), Button("No, gracias", "/deny"))
+    assert choose_option("2", buttons) == "/deny"
+    assert choose_option(" 1. ", buttons) == "/affirm"
+    assert choose_option("no, GRACIAS", buttons) == "/deny"
+    assert choose_option("3", buttons) is None
+    assert choose_option("quiero otra cosa", buttons) is None
+
+
+def test_options_survive_a_text_only_channel(hub):
+    address = f"w{uuid.uuid4().hex}"
+    hub.run(hub.receive(web(address, "quiero levantar una queja")))
+    receipt = hub.run(hub.receive(web(address, "3")))  # third option: billing
+    assert any("Cuéntame qué pasó" in t for t in texts(receipt))
+
+
+def test_empty_message_gets_a_polite_answer(hub):
+    receipt = hub.run(hub.receive(web(f"w{uuid.uuid4().hex}", "   ")))
+    assert texts(receipt) == ["No recibí texto en tu mensaje. ¿En qué te puedo ayudar?"]
+
+
+def test_form_started_on_web_continues_on_whatsapp_after_linking(hub):
+    address = f"w{uuid.uuid4().hex}"
+    start = hub.run(hub.receive(web(address, "quiero saber dónde está mi pedido")))
+    assert any("número de pedido" in t for t in texts(start))
+    linked = hub.run(hub.receive(web(address, "quiero unir mi whatsapp a este chat")))
+    code = next(w for t in texts(linked) for w in t.replace(".", " ").split() if w.startswith("LINK-"))
+    ana = "+5215512345678"
+    joined = hub.run(hub.receive(Inbound(channel="whatsapp", address=ana, text=code, verified_phone=ana, verified_by="twilio_from")))
+    assert joined.conversation_id == start.conversation_id
+    answer = hub.run(hub.receive(Inbound(channel="whatsapp", address=ana, text="PED-10234", verified_phone=ana, verified_by="twilio_from")))
+    assert answer.conversation_id == start.conversation_id
+    body = "\n".join(texts(answer))
+    assert "PED-10234" in body and "Estafeta" in body  # the phone is verified now: no email asked
+    with session_scope() as session:
+        assert {session.get(Message, i).channel for i in answer.replies} == {"whatsapp"}

@@ -1,0 +1,272 @@
+"""The web chat's HTTP contract, against the real server: sessions, messages, history, live events."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from typing import Iterator
+
+import httpx
+import pytest
+
+BASE = "/webhooks/webchat"
+IDENTITY_SECRET = b"test-identity-secret"  # what conftest.start_server puts in WEBCHAT_IDENTITY_SECRET
+
+
+@pytest.fixture(scope="module")
+def client(server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url(BASE), timeout=60) as http:
+        yield http
+
+
+def new_token(client: httpx.Client) -> str:
+    response = client.post("/session", json={})
+    assert response.status_code == 200, response.text
+    return response.json()["token"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def forged(token: str) -> str:
+    """The same MAC on another session id: what someone guessing a session would try."""
+    value, _, mac = token.rpartition(".")
+    return f"{value[:-1]}{'A' if value[-1] != 'A' else 'B'}.{mac}"
+
+
+def altered_mac(token: str) -> str:
+    return token[:-1] + ("A" if token[-1] != "A" else "B")
+
+
+def say(client: httpx.Client, token: str, text: str, **extra) -> dict:
+    response = client.post("/webhook", headers=bearer(token), json={"text": text, **extra})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def history(client: httpx.Client, token: str) -> list[dict]:
+    response = client.get("/history", headers=bearer(token))
+    assert response.status_code == 200, response.text
+    return response.json()["messages"]
+
+
+def identity_signature(value: str) -> str:
+    return hmac.new(IDENTITY_SECRET, value.encode(), hashlib.sha256).hexdigest()
+
+
+# -- sessions -------------------------------------------------------------------------------------
+def test_a_new_session_gets_a_token_that_renews_as_itself(client: httpx.Client) -> None:
+    token = new_token(client)
+    assert token != new_token(client)  # every browser its own session
+    renewed = client.post("/session", json={"token": token})
+    assert renewed.status_code == 200
+    assert renewed.json() == {"token": token}
+
+
+@pytest.mark.parametrize("tamper", [forged, altered_mac], ids=["forged-id", "altered-mac"])
+def test_a_tampered_token_is_not_renewed(client: httpx.Client, tamper) -> None:
+    response = client.post("/session", json={"token": tamper(new_token(client))})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("tamper", [forged, altered_mac], ids=["forged-id", "altered-mac"])
+def test_a_tampered_token_is_refused_by_every_route(client: httpx.Client, tamper) -> None:
+    token = new_token(client)
+    say(client, token, "hola")  # the genuine session has a conversation to steal
+    bad = tamper(token)
+    assert client.post("/webhook", headers=bearer(bad), json={"text": "hola"}).status_code == 401
+    assert client.get("/history", headers=bearer(bad)).status_code == 401
+    assert client.get("/history", params={"token": bad}).status_code == 401
+    assert client.get("/events", params={"token": bad}).status_code == 401
+
+
+def test_no_token_is_refused(client: httpx.Client) -> None:
+    assert client.post("/webhook", json={"text": "hola"}).status_code == 401
+    assert client.get("/history").status_code == 401
+    assert client.get("/events").status_code == 401
+
+
+# -- malformed and oversized messages -------------------------------------------------------------
+def test_malformed_json_is_a_400(client: httpx.Client) -> None:
+    token = new_token(client)
+    response = client.post(
+        "/webhook", headers={**bearer(token), "Content-Type": "application/json"}, content=b'{"text": "hola"'
+    )
+    assert response.status_code == 400
+    assert history(client, token) == []
+
+
+@pytest.mark.parametrize("body", ['["hola"]', '"hola"', "null", "42"])
+def test_json_that_is_not_an_object_is_a_400(client: httpx.Client, body: str) -> None:
+    token = new_token(client)
+    response = client.post(
+        "/webhook", headers={**bearer(token), "Content-Type": "application/json"}, content=body.encode()
+    )
+    assert response.status_code == 400
+
+
+def test_text_and_payload_must_be_strings(client: httpx.Client) -> None:
+    token = new_token(client)
+    assert client.post("/webhook", headers=bearer(token), json={"text": 5}).status_code == 400
+    assert client.post("/webhook", headers=bearer(token), json={"text": "hola", "payload": {"a": 1}}).status_code == 400
+
+
+def test_text_over_4096_characters_is_a_413_and_not_stored(client: httpx.Client) -> None:
+    token = new_token(client)
+    response = client.post("/webhook", headers=bearer(token), json={"text": "x" * 4097})
+    assert response.status_code == 413
+    assert history(client, token) == []
+    accepted = say(client, token, "x" * 4096)  # the limit itself is allowed
+    assert [m["text"] for m in history(client, token) if m["id"] == accepted["message_id"]] == ["x" * 4096]
+
+
+# -- messages and history --------------------------------------------------------------------------
+def test_history_returns_what_was_said_oldest_first(client: httpx.Client) -> None:
+    token = new_token(client)
+    assert history(client, token) == []
+    answer = say(client, token, "hola")
+    assert answer["replies"], answer
+    assert any("asistente virtual" in r["text"] for r in answer["replies"])
+
+    messages = history(client, token)
+    ids = [m["id"] for m in messages]
+    assert ids == sorted(ids)
+    assert ids == [answer["message_id"]] + [r["id"] for r in answer["replies"]]
+    first = messages[0]
+    assert (first["direction"], first["author"], first["channel"], first["text"]) == ("in", "customer", "webchat", "hola")
+    assert all(m["direction"] == "out" and m["author"] == "bot" for m in messages[1:])
+    assert messages[1:] == answer["replies"]  # the reply and the history show the same message
+    # The token also works as a query parameter (EventSource cannot send headers).
+    assert client.get("/history", params={"token": token}).json()["messages"] == messages
+
+
+def test_sessions_do_not_see_each_other(client: httpx.Client) -> None:
+    mine, theirs = new_token(client), new_token(client)
+    say(client, mine, "hola")
+    assert history(client, theirs) == []
+
+
+def test_the_same_client_id_twice_is_processed_once(client: httpx.Client) -> None:
+    token = new_token(client)
+    client_id = str(uuid.uuid4())
+    first = say(client, token, "hola", client_id=client_id)
+    assert first["replies"]
+    second = say(client, token, "hola", client_id=client_id)
+    assert second == {"status": "duplicate"}
+
+    messages = history(client, token)
+    assert [m["id"] for m in messages if m["direction"] == "in"] == [first["message_id"]]
+    assert [m["id"] for m in messages if m["direction"] == "out"] == [r["id"] for r in first["replies"]]
+    # Another client_id is another message, even with the same words.
+    third = say(client, token, "hola", client_id=str(uuid.uuid4()))
+    assert third["message_id"] != first["message_id"]
+
+
+def test_a_client_id_is_scoped_to_its_session(client: httpx.Client) -> None:
+    client_id = str(uuid.uuid4())
+    one = say(client, new_token(client), "hola", client_id=client_id)
+    other = say(client, new_token(client), "hola", client_id=client_id)
+    assert "message_id" in one and "message_id" in other
+    assert one["message_id"] != other["message_id"]
+
+
+# -- signed identity -------------------------------------------------------------------------------
+def test_a_signed_identity_gets_a_working_session(client: httpx.Client) -> None:
+    user_id = f"u-{uuid.uuid4().hex[:8]}"
+    email = f"{user_id}@ejemplo.mx"  # unique: a seeded contact's email would join that contact
+    identity = {"user_id": user_id, "email": email, "name": "Laura Gómez",
+                "signature": identity_signature(f"{user_id}|{email}")}
+    response = client.post("/session", json={"identity": identity})
+    assert response.status_code == 200, response.text
+    token = response.json()["token"]
+    answer = say(client, token, "hola")
+    assert answer["replies"]
+    # The same user signing in again (another device) lands in the same conversation.
+    again = client.post("/session", json={"identity": identity}).json()["token"]
+    assert [m["id"] for m in history(client, again)][0] == answer["message_id"]
+
+
+def test_an_identity_without_email_signs_the_user_id_alone(client: httpx.Client) -> None:
+    user_id = f"u-{uuid.uuid4().hex[:8]}"
+    identity = {"user_id": user_id, "signature": identity_signature(user_id)}
+    assert client.post("/session", json={"identity": identity}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        {"user_id": "u-1", "signature": "0" * 64},
+        # A genuine signature of the user id, with an email it does not cover: the email is bound.
+        {"user_id": "u-1", "email": "otro@ejemplo.mx", "signature": identity_signature("u-1")},
+        {"user_id": "u-2", "signature": identity_signature("u-1")},
+    ],
+    ids=["wrong-signature", "unsigned-email", "another-user"],
+)
+def test_a_wrong_identity_signature_is_refused(client: httpx.Client, identity: dict) -> None:
+    response = client.post("/session", json={"identity": identity})
+    assert response.status_code == 401
+    assert "token" not in response.json()
+
+
+def test_an_identity_without_signature_is_a_400(client: httpx.Client) -> None:
+    assert client.post("/session", json={"identity": {"user_id": "u-1"}}).status_code == 400
+
+
+# -- live events -----------------------------------------------------------------------------------
+def sse_events(lines: Iterator[str], timeout: float) -> Iterator[dict]:
+    """Parses a text/event-stream into {"id", "event", "data"} dicts; comments are skipped."""
+    deadline = time.monotonic() + timeout
+    event: dict[str, str] = {}
+    for line in lines:
+        assert time.monotonic() < deadline, "the event stream did not deliver in time"
+        if line == "":
+            if "data" in event:
+                yield event
+            event = {}
+        elif not line.startswith(":"):
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            event[field] = event[field] + "\n" + value if field == "data" and field in event else value
+
+
+def test_events_deliver_the_message_and_its_replies(client: httpx.Client) -> None:
+    token = new_token(client)
+    with client.stream("GET", "/events", params={"token": token}) as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.iter_lines()
+        assert next(lines).startswith(":")  # the server's hello, before any conversation exists
+        answer = say(client, token, "hola")  # the events wait in the socket meanwhile
+        expected = [answer["message_id"]] + [r["id"] for r in answer["replies"]]
+        received = []
+        for event in sse_events(lines, timeout=30):
+            assert event["event"] == "message"
+            message = json.loads(event["data"])
+            assert event["id"] == str(message["id"])
+            received.append(message)
+            if len(received) == len(expected):
+                break
+    assert [m["id"] for m in received] == expected
+    assert received[0]["direction"] == "in" and received[0]["text"] == "hola"
+    assert received[1:] == answer["replies"]
+
+
+def test_events_resume_after_the_last_seen_message(client: httpx.Client) -> None:
+    token = new_token(client)
+    answer = say(client, token, "hola")
+    later = say(client, token, "gracias")
+    expected = [later["message_id"]] + [r["id"] for r in later["replies"]]
+    with client.stream("GET", "/events", params={"token": token, "after": answer["replies"][-1]["id"]}) as stream:
+        received = []
+        for event in sse_events(stream.iter_lines(), timeout=30):
+            received.append(int(event["id"]))
+            if len(received) == len(expected):
+                break
+    assert received == expected
+
+
+def test_events_refuse_a_non_numeric_resume_point(client: httpx.Client) -> None:
+    assert client.get("/events", params={"token": new_token(client), "after": "x"}).status_code == 400
