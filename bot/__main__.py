@@ -60,6 +60,22 @@ def cmd_shell(args: argparse.Namespace) -> int:
             helper.wait(timeout=10)
 
 
+def cmd_contacts(args: argparse.Namespace) -> int:
+    import json
+
+    from bot import privacy
+
+    contact_id = privacy.find_contact(args.contact)
+    if contact_id is None:
+        print(f"no contact matches {args.contact!r}", file=sys.stderr)
+        return 1
+    if args.action == "export":
+        print(json.dumps(privacy.export(contact_id), indent=2, ensure_ascii=False))
+    else:
+        print(json.dumps({"erased_contact": contact_id, **privacy.erase(contact_id)}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="python -m bot", description="unisono assistant")
@@ -70,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     train.set_defaults(func=cmd_train)
     sub.add_parser("run", help="start the action server and the Rasa server").set_defaults(func=cmd_run)
     sub.add_parser("shell", help="chat in the terminal").set_defaults(func=cmd_shell)
+    contacts = sub.add_parser("contacts", help="a person's data: export it as JSON, or erase it")
+    contacts.add_argument("action", choices=["export", "erase"])
+    contacts.add_argument("contact", help="contact id, verified phone or email, or channel address")
+    contacts.set_defaults(func=cmd_contacts)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Optional
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select, update
 
 from bot.conversations import MergeConflict, merge_contacts
 from bot.db import session_scope, utcnow
@@ -62,8 +62,10 @@ def issue_code(conversation_id: str) -> str:
         ).scalar_one()
         if recent >= MAX_CODES_PER_HOUR:
             raise RateLimited("link codes")
-        session.execute(
-            delete(LinkCode).where(LinkCode.contact_id == conversation.contact_id, LinkCode.used_at.is_(None))
+        session.execute(  # one live code per contact: earlier ones expire now (and still count above)
+            update(LinkCode)
+            .where(LinkCode.contact_id == conversation.contact_id, LinkCode.expires_at > now)
+            .values(expires_at=now)
         )
         code = "LINK-" + "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
         session.add(LinkCode(code=code, contact_id=conversation.contact_id, created_at=now, expires_at=now + TTL))

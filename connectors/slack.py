@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
-from rasa.shared.core.events import ConversationResumed
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, ConversationResumed
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -97,12 +98,19 @@ def to_bolt_request(request: Request) -> AsyncBoltRequest:
 
 
 async def resume_in_rasa(agent: Any, conversation_id: str) -> None:
-    """Appends ConversationResumed to the tracker, as Rasa's own "append events" endpoint does."""
+    """Appends ConversationResumed to the tracker, as Rasa's own "append events" endpoint does.
+
+    Rasa stops predicting right after the action that paused the conversation, before its usual
+    action_listen; without one, the next message is predicted from a state no rule or story has
+    (the hand-off action, then a user turn) and the bot loops through fallbacks.
+    """
     if agent is None or agent.processor is None:
         raise RuntimeError("the Rasa agent is not loaded")
     async with agent.lock_store.lock(conversation_id):
         tracker = await agent.processor.fetch_tracker_with_initial_session(conversation_id, CollectingOutputChannel())
         tracker.update(ConversationResumed(), agent.domain)
+        if tracker.latest_action_name != ACTION_LISTEN_NAME:
+            tracker.update(ActionExecuted(ACTION_LISTEN_NAME), agent.domain)
         await agent.tracker_store.save(tracker)
 
 

@@ -346,7 +346,7 @@ class SlackDesk:
                         if o.status in OPEN_ORDER_STATUSES
                     ]
                     tickets += [
-                        f"{t.id} — {labels.ticket_status(t.status, 'es')}, {labels.category(t.category, 'es')}: "
+                        f"{t.id} — {labels.ticket_status(t.status, 'es')} ({labels.category(t.category, 'es')}): "
                         + (t.description if len(t.description) <= 80 else t.description[:79] + "…")
                         for t in backend.tickets_of(customer.id)
                         if t.status in OPEN_TICKET_STATUSES

@@ -154,21 +154,26 @@ class WebChatInput(InputChannel):
             if not isinstance(identity, dict) or not identity.get("user_id") or not identity.get("signature"):
                 return _error(400, "identity needs user_id and signature")
             user_id = str(identity["user_id"])[:128]
-            email = identity.get("email")
+            email, name = identity.get("email"), identity.get("name")
+            if not all(v is None or isinstance(v, str) for v in (email, name)) or len(email or "") > 254:
+                return _error(400, "identity email and name must be strings")
             signed = f"{user_id}|{email}" if email else user_id
             if not tokens.verify_hex(tokens.secret(IDENTITY_SECRET), signed, str(identity["signature"])):
                 return _error(401, "invalid identity signature")
             address = f"user:{user_id}"
-            conversations.resolve(
-                Inbound(
-                    channel=CHANNEL,
-                    address=address,
-                    text="",
-                    display_name=identity.get("name"),
-                    verified_email=email,
-                    verified_by="web_hmac",
+            try:
+                conversations.resolve(
+                    Inbound(
+                        channel=CHANNEL,
+                        address=address,
+                        text="",
+                        display_name=(name or "")[:200] or None,
+                        verified_email=email,
+                        verified_by="web_hmac",
+                    )
                 )
-            )
+            except ValueError:
+                return _error(400, "identity email is not an email address")
             return response.json({"token": tokens.sign(address, key)})
 
         @bp.route("/webhook", methods=["POST"])

@@ -411,7 +411,7 @@
     var imageUrl = message.image ? safeImageUrl(message.image) : null;
     if (imageUrl) {
       var image = el("img", "unisono-image", { loading: "lazy", referrerpolicy: "no-referrer" });
-      image.alt = message.text ? String(message.text).slice(0, 120) : T.image;
+      image.alt = T.image; // the message's text, if any, is right beside it
       image.src = imageUrl;
       bubble.appendChild(image);
     }

@@ -17,7 +17,7 @@ IDENTITY_SECRET = b"test-identity-secret"  # what conftest.start_server puts in 
 
 @pytest.fixture(scope="module")
 def client(server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url(BASE), timeout=60) as http:
+    with httpx.Client(base_url=server.url(BASE), timeout=60, trust_env=False) as http:  # localhost: no proxy
         yield http
 
 
@@ -111,7 +111,8 @@ def test_json_that_is_not_an_object_is_a_400(client: httpx.Client, body: str) ->
 def test_text_and_payload_must_be_strings(client: httpx.Client) -> None:
     token = new_token(client)
     assert client.post("/webhook", headers=bearer(token), json={"text": 5}).status_code == 400
-    assert client.post("/webhook", headers=bearer(token), json={"text": "hola", "payload": {"a": 1}}).status_code == 400
+    response = client.post("/webhook", headers=bearer(token), json={"text": "hola", "payload": {"a": 1}})
+    assert response.status_code == 400
 
 
 def test_text_over_4096_characters_is_a_413_and_not_stored(client: httpx.Client) -> None:
@@ -136,7 +137,8 @@ def test_history_returns_what_was_said_oldest_first(client: httpx.Client) -> Non
     assert ids == sorted(ids)
     assert ids == [answer["message_id"]] + [r["id"] for r in answer["replies"]]
     first = messages[0]
-    assert (first["direction"], first["author"], first["channel"], first["text"]) == ("in", "customer", "webchat", "hola")
+    assert (first["direction"], first["author"], first["channel"]) == ("in", "customer", "webchat")
+    assert first["text"] == "hola"
     assert all(m["direction"] == "out" and m["author"] == "bot" for m in messages[1:])
     assert messages[1:] == answer["replies"]  # the reply and the history show the same message
     # The token also works as a query parameter (EventSource cannot send headers).
@@ -259,7 +261,8 @@ def test_events_resume_after_the_last_seen_message(client: httpx.Client) -> None
     answer = say(client, token, "hola")
     later = say(client, token, "gracias")
     expected = [later["message_id"]] + [r["id"] for r in later["replies"]]
-    with client.stream("GET", "/events", params={"token": token, "after": answer["replies"][-1]["id"]}) as stream:
+    resume_after = answer["replies"][-1]["id"]
+    with client.stream("GET", "/events", params={"token": token, "after": resume_after}) as stream:
         received = []
         for event in sse_events(stream.iter_lines(), timeout=30):
             received.append(int(event["id"]))

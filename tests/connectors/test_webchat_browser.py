@@ -74,7 +74,9 @@ def token_of(page: Page) -> str | None:
 
 
 def server_history(server, token: str) -> list[dict]:
-    response = httpx.get(server.url("/webhooks/webchat/history"), params={"token": token}, timeout=30)
+    response = httpx.get(
+        server.url("/webhooks/webchat/history"), params={"token": token}, timeout=30, trust_env=False
+    )
     assert response.status_code == 200, response.text
     return response.json()["messages"]
 
@@ -86,7 +88,10 @@ def test_spanish_greeting(open_demo, server) -> None:
     expect(page.locator("#unisono-send")).to_be_disabled()  # nothing to send yet
     expect(page.locator("#unisono-launcher")).to_have_attribute("aria-expanded", "true")
 
-    with page.expect_request(lambda r: r.url.endswith("/webhooks/webchat/webhook") and r.method == "POST") as sent:
+    def is_send(request) -> bool:
+        return request.url.endswith("/webhooks/webchat/webhook") and request.method == "POST"
+
+    with page.expect_request(is_send) as sent:
         chat(page, "hola")
     body = sent.value.post_data_json
     assert body["text"] == "hola"
@@ -174,12 +179,14 @@ def test_a_tampered_token_is_replaced(open_demo, server) -> None:
     page.reload()
     expect(page.locator("#unisono-chat")).to_be_visible()
     page.wait_for_function(
-        f"(t) => localStorage.getItem({json.dumps(TOKEN_KEY)}) && localStorage.getItem({json.dumps(TOKEN_KEY)}) !== t",
-        arg=tampered,
+        "([key, bad]) => { const t = localStorage.getItem(key); return t && t !== bad; }",
+        arg=[TOKEN_KEY, tampered],
         timeout=ANSWER,
     )
     fresh = token_of(page)
-    renewed = httpx.post(server.url("/webhooks/webchat/session"), json={"token": fresh}, timeout=30)
+    renewed = httpx.post(
+        server.url("/webhooks/webchat/session"), json={"token": fresh}, timeout=30, trust_env=False
+    )
     assert renewed.status_code == 200  # the widget holds a genuine token again
 
     chat(page, "hola")
