@@ -94,7 +94,8 @@ def _clock() -> Callable[[], dt.datetime]:
 def to_bolt_request(request: Request) -> AsyncBoltRequest:
     """The raw body (signatures are computed over its bytes), query and every header value."""
     headers = {name: request.headers.getall(name) for name in request.headers.keys()}
-    return AsyncBoltRequest(body=request.body.decode("utf-8", "replace"), query=request.query_string, headers=headers)
+    body = request.body.decode("utf-8", "replace")
+    return AsyncBoltRequest(body=body, query=request.query_string, headers=headers)
 
 
 async def resume_in_rasa(agent: Any, conversation_id: str) -> None:
@@ -107,7 +108,8 @@ async def resume_in_rasa(agent: Any, conversation_id: str) -> None:
     if agent is None or agent.processor is None:
         raise RuntimeError("the Rasa agent is not loaded")
     async with agent.lock_store.lock(conversation_id):
-        tracker = await agent.processor.fetch_tracker_with_initial_session(conversation_id, CollectingOutputChannel())
+        processor = agent.processor
+        tracker = await processor.fetch_tracker_with_initial_session(conversation_id, CollectingOutputChannel())
         tracker.update(ConversationResumed(), agent.domain)
         if tracker.latest_action_name != ACTION_LISTEN_NAME:
             tracker.update(ActionExecuted(ACTION_LISTEN_NAME), agent.domain)
@@ -161,7 +163,9 @@ class SlackInput(InputChannel):
     def _bolt_app(self, client: AsyncWebClient, settings: SlackSettings) -> AsyncApp:
         # process_before_response: Slack gets its answer once the work is stored, like every
         # other channel of the hub; a retry after a slow answer is deduplicated by the store.
-        app = AsyncApp(client=client, signing_secret=settings.signing_secret, process_before_response=True, name="unisono")
+        app = AsyncApp(
+            client=client, signing_secret=settings.signing_secret, process_before_response=True, name="unisono"
+        )
         desk = self.desk
         assert desk is not None
         channel = settings.channel
@@ -179,7 +183,9 @@ class SlackInput(InputChannel):
             if feedback:
                 await desk.ephemeral(user, feedback, thread_ts)
 
-        async def button(body: dict, ack: Callable[..., Awaitable[Any]], act: Callable[[str, str], Awaitable[Optional[str]]]) -> None:
+        Act = Callable[[str, str], Awaitable[Optional[str]]]
+
+        async def button(body: dict, ack: Callable[..., Awaitable[Any]], act: Act) -> None:
             await ack()
             user = (body.get("user") or {}).get("id")
             where = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
@@ -235,7 +241,11 @@ class SlackInput(InputChannel):
         answer = await self.app.async_dispatch(to_bolt_request(request))
         if answer.status == 404:
             return response.json({"ok": True})  # an event nobody here handles: acknowledged, not retried
-        headers = {k: v for k, v in answer.first_headers_without_set_cookie().items() if k.lower() not in ("content-type", "content-length")}
+        headers = {
+            k: v
+            for k, v in answer.first_headers_without_set_cookie().items()
+            if k.lower() not in ("content-type", "content-length")
+        }
         content_type = (answer.headers.get("content-type") or ["text/plain; charset=utf-8"])[0]
         return HTTPResponse(body=answer.body, status=answer.status, headers=headers, content_type=content_type)
 
@@ -249,7 +259,7 @@ class SlackInput(InputChannel):
         else:
             self.hub.set_desk(self.desk)
             self.hub.add_interceptor(self.desk.csat_interceptor)
-            logger.info("Slack desk is on: hand-offs go to channel %s", self.settings.channel if self.settings else "?")
+            logger.info("Slack desk is on: hand-offs go to channel %s", self.desk.channel)
 
         @bp.listener("after_server_start")
         async def start(app: Any, loop: Any) -> None:

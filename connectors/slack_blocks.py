@@ -102,10 +102,12 @@ def summary_blocks(summary: Summary, state: str, agent: Optional[str] = None) ->
     verified = [mask_phone(summary.phone)] if summary.phone else []
     if summary.email:
         verified.append(escape(summary.email))
+    verified_line = (
+        f"\n*Verificado / Verified:* {', '.join(verified)}" if verified else "\n_Sin datos verificados / Not verified_"
+    )
     lines = [
         "\n".join(facts),
-        "*Identidades / Identities:*\n" + ("\n".join(f"• {i}" for i in summary.identities) or "—")
-        + (f"\n*Verificado / Verified:* {', '.join(verified)}" if verified else "\n_Sin datos verificados / Not verified_"),
+        "*Identidades / Identities:*\n" + ("\n".join(f"• {i}" for i in summary.identities) or "—") + verified_line,
         "*Pedidos abiertos / Open orders:*\n" + ("\n".join(f"• {escape(o)}" for o in summary.orders) or "—"),
         "*Tickets abiertos / Open tickets:*\n" + ("\n".join(f"• {escape(t)}" for t in summary.tickets) or "—"),
     ]
@@ -118,7 +120,8 @@ def summary_blocks(summary: Summary, state: str, agent: Optional[str] = None) ->
     blocks.append(_section("*Últimos mensajes / Last messages:*\n" + (history or "—")))
     for note in summary.notes:
         blocks.append(_section(note))
-    blocks.append({"type": "context", "elements": [_mrkdwn(status_line(state, agent) + f" · `{summary.conversation_id}`")]})
+    footer = status_line(state, agent) + f" · `{summary.conversation_id}`"
+    blocks.append({"type": "context", "elements": [_mrkdwn(footer)]})
     buttons = buttons_for(state, summary.conversation_id)
     if buttons:
         blocks.append({"type": "actions", "block_id": "unisono_actions", "elements": buttons})

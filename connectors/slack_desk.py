@@ -140,7 +140,7 @@ class SlackDesk:
         try:
             current = store.snapshot(conversation_id)
             if current is None or not current.slack_thread_ts or not store.is_marked(store.handoff_key("thread", current)):
-                logger.warning("message %s of %s has no Slack thread yet; the summary will show it", message_id, conversation_id)
+                logger.warning("message %s of %s has no thread yet; its summary will show it", message_id, conversation_id)
                 return
             line = customer_line(current.name, current.last_channel, text)
             await self.client.chat_postMessage(
@@ -154,7 +154,9 @@ class SlackDesk:
         except Exception:  # noqa: BLE001
             logger.exception("could not relay message %s of %s to Slack", message_id, conversation_id)
 
-    async def csat_interceptor(self, accepted: Accepted, party: Party, lang: Optional[str]) -> Optional[list[Outbound]]:
+    async def csat_interceptor(
+        self, accepted: Accepted, party: Party, lang: Optional[str]
+    ) -> Optional[list[Outbound]]:
         """The satisfaction answer after a resolved conversation; anything else goes on to the bot."""
         if party.status != "closed":
             return None
@@ -196,7 +198,11 @@ class SlackDesk:
             return agent_text("no_conversation")
         stripped = text.strip()
         lowered = stripped.lower()
-        kind = "resolve" if lowered in ("resolve", "/resolve") else "note" if lowered.startswith("note:") else "reply"
+        kind = "reply"
+        if lowered in ("resolve", "/resolve"):
+            kind = "resolve"
+        elif lowered.startswith("note:"):
+            kind = "note"
         body = stripped[5:].strip() if kind == "note" else stripped
         # The Slack message itself, stored once: a retried event finds it and stops here.
         if not store.mark(current.id, f"msg:{ts}", text=body, author="agent", direction="in",
@@ -246,12 +252,13 @@ class SlackDesk:
         current = store.snapshot(conversation_id)
         if current is None:
             return None
+        done = "resolved" if status == "closed" else "returned"
         await self._refresh_root(current, agent)
         if current.slack_thread_ts:
-            await self._say_in_thread(current.slack_thread_ts, agent_text("resolved" if status == "closed" else "returned", agent=agent))
+            await self._say_in_thread(current.slack_thread_ts, agent_text(done, agent=agent))
         key = "csat_question" if status == "closed" else "returned"
         await self.hub.send(conversation_id, Outbound(customer_text(key, current.language)), author="system")
-        logger.info("conversation %s %s by %s", conversation_id, "resolved" if status == "closed" else "returned", agent)
+        logger.info("conversation %s %s by %s", conversation_id, done, agent)
         return None
 
     async def _resume(self, conversation_id: str) -> None:
@@ -298,11 +305,13 @@ class SlackDesk:
         if opening is None or store.is_marked(key):
             return
         ticket_id = self._open_ticket(current)
-        if not store.mark(current.id, key, payload={"kind": "after_hours", "ticket": ticket_id, "opening": opening.isoformat()}):
+        payload = {"kind": "after_hours", "ticket": ticket_id, "opening": opening.isoformat()}
+        if not store.mark(current.id, key, payload=payload):
             return
         lang = current.language
         when = labels.datetime(opening, lang)
-        text = customer_text("after_hours" if ticket_id else "after_hours_no_ticket", lang, ticket=ticket_id, when=when)
+        key = "after_hours" if ticket_id else "after_hours_no_ticket"
+        text = customer_text(key, lang, ticket=ticket_id, when=when)
         await self.hub.send(current.id, Outbound(text), author="system")
 
     def _open_ticket(self, current: store.Snapshot) -> Optional[str]:
@@ -358,7 +367,8 @@ class SlackDesk:
         if after_hours:
             opening = dt.datetime.fromisoformat(after_hours["opening"])
             if after_hours.get("ticket"):
-                notes.append(agent_text("after_hours", ticket=after_hours["ticket"], when=labels.datetime(opening, "es")))
+                when = labels.datetime(opening, "es")
+                notes.append(agent_text("after_hours", ticket=after_hours["ticket"], when=when))
             else:
                 notes.append(agent_text("after_hours_no_ticket"))
         return Summary(

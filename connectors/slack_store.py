@@ -155,7 +155,9 @@ def finish(conversation_id: str, status: str, agent: str) -> bool:
             return False
         values: dict[str, Any] = {"status": status}
         if status == "closed":
-            values.update(resolved_at=utcnow(), csat=None, csat_agent=None, assigned_agent=current.assigned_agent or agent)
+            values.update(
+                resolved_at=utcnow(), csat=None, csat_agent=None, assigned_agent=current.assigned_agent or agent
+            )
         else:
             values.update(assigned_agent=None)
         result = session.execute(
@@ -258,4 +260,6 @@ def marker_payload(key: str) -> Optional[dict]:
 def unmark(key: str) -> None:
     """Forgets a marker whose action failed, so that it is tried again."""
     with session_scope() as session:
-        session.execute(delete(Message).where(Message.channel == CHANNEL, Message.provider_message_id == key[:255]))
+        session.execute(
+            delete(Message).where(Message.channel == CHANNEL, Message.provider_message_id == key[:255])
+        )

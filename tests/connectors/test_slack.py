@@ -461,11 +461,12 @@ def test_slash_resolve_and_return_to_bot(stack: Stack, fake_twilio: FakeTwilio, 
     assert not any("1 (mala) al 5" in b for b in whatsapp_bodies(fake_twilio, number))
     fake_slack.wait_for("chat.update", lambda c: "Devuelta al bot" in rendered(c), ts=root_ts)
 
-    # "5" now is no rating (no survey was asked): the bot handles it, nothing is stored as CSAT.
+    # The bot answers again.
     before = len(whatsapp_bodies(fake_twilio, number))
-    customer_says(stack, number, "5", "Sara Núñez")
-    fake_twilio.wait_for(lambda: len(whatsapp_bodies(fake_twilio, number)) > before, 90, "the bot's answer")
-    assert conversation_of(stack, number).csat is None
+    customer_says(stack, number, "hola", "Sara Núñez")
+    wait_whatsapp(fake_twilio, number, "Soy el asistente virtual")
+    assert len(whatsapp_bodies(fake_twilio, number)) > before
+    assert messages(stack, conversation_id)[-1].author == "bot"
 
     # A second hand-off of the same conversation gets a new thread; /resolve <id> closes it.
     second_id, second_ts = hand_off(stack, fake_twilio, fake_slack, number, "Sara Núñez")
@@ -476,6 +477,15 @@ def test_slash_resolve_and_return_to_bot(stack: Stack, fake_twilio: FakeTwilio, 
     wait_whatsapp(fake_twilio, number, "1 (mala) al 5 (excelente)")
     conversation = conversation_of(stack, number)
     assert (conversation.status, conversation.assigned_agent) == ("closed", MARTA)
+
+    # Something else than a rating reopens the conversation to the bot; a digit after that is no rating.
+    customer_says(stack, number, "hola otra vez", "Sara Núñez")
+    wait_until(lambda: conversation_of(stack, number).status == "bot", 60, "the conversation back with the bot")
+    before = len(whatsapp_bodies(fake_twilio, number))
+    customer_says(stack, number, "5", "Sara Núñez")
+    fake_twilio.wait_for(lambda: len(whatsapp_bodies(fake_twilio, number)) > before, 90, "the bot's answer")
+    assert conversation_of(stack, number).csat is None
+    assert not any("Gracias por tu calificación" in b for b in whatsapp_bodies(fake_twilio, number))
 
 
 def test_an_unclaimed_handoff_gets_one_reminder(stack: Stack, fake_twilio: FakeTwilio, fake_slack: FakeSlack) -> None:
