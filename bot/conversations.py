@@ -319,3 +319,50 @@ def message_json(message: Message) -> dict[str, Any]:
     if body is not None:
         data.update({k: v for k, v in body.to_json().items() if k != "text"})
     return data
+
+
+def unprocessed(older_than_seconds: float, limit: int = 50) -> list[tuple[int, str, str, Optional[str], Optional[str], int]]:
+    """Inbound messages stored but never processed (a crash, a failing dialogue), oldest first:
+    (message id, conversation id, channel, text, button payload, attempts)."""
+    import datetime as dt
+
+    cutoff = utcnow() - dt.timedelta(seconds=older_than_seconds)
+    with session_scope() as session:
+        rows = session.execute(
+            select(Message)
+            .where(Message.direction == "in", Message.delivery_status == "received", Message.created_at < cutoff)
+            .order_by(Message.id)
+            .limit(limit)
+        ).scalars().all()
+        return [
+            (m.id, m.conversation_id, m.channel, m.text, (m.payload or {}).get("button_payload"), m.attempts)
+            for m in rows
+        ]
+
+
+def count_attempt(message_id: int, failed: bool = False) -> None:
+    with session_scope() as session:
+        message = session.get(Message, message_id)
+        if message is not None:
+            message.attempts += 1
+            if failed:
+                message.delivery_status = "failed"
+
+
+def party_of(conversation_id: str, channel: str) -> Optional[tuple[Party, str]]:
+    """The party of a stored conversation and its latest address on `channel`."""
+    with session_scope() as session:
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is None:
+            return None
+        identity = session.execute(
+            select(ChannelIdentity)
+            .where(ChannelIdentity.contact_id == conversation.contact_id, ChannelIdentity.channel == channel)
+            .order_by(ChannelIdentity.last_seen_at.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if identity is None:
+            return None
+        contact = session.get(Contact, conversation.contact_id)
+        party = Party(contact.id, conversation.id, conversation.status, conversation.language or contact.language, identity.id)
+        return party, identity.address

@@ -17,7 +17,7 @@ from typing import Awaitable, Callable, Optional, Protocol
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot import conversations, language, linking
+from bot import conversations, handoff, language, linking
 from bot.conversations import Duplicate, Party
 from bot.messages import Button, Inbound, Outbound
 from bot.outbox import Outbox, Sender
@@ -26,6 +26,8 @@ from bot.texts import text as say
 logger = logging.getLogger(__name__)
 
 MAX_TEXT = 4000  # longer messages are cut here before NLU; the full text is stored
+RECOVER_AFTER_SECONDS = 30.0  # an inbound message still unprocessed this long after arriving is retried
+MAX_PROCESS_ATTEMPTS = 3  # then the conversation goes to a person
 
 RasaHandler = Callable[[UserMessage], Awaitable[None]]
 # Looks at a stored message before routing; returns replies when it handled the message.
@@ -48,6 +50,7 @@ class Accepted:
     party: Party
     message_id: int
     text: str
+    attempt: int = 0  # > 0 when a message that failed before is processed again
 
 
 @dataclass
@@ -59,6 +62,7 @@ class Receipt:
     message_id: Optional[int] = None
     replies: list[int] = field(default_factory=list)  # ids of the stored replies
     routed_to: str = "bot"  # bot | desk | system
+    retry: bool = False  # the dialogue failed: the message stays `received`, to be processed again
 
 
 def _fold(text: str) -> str:
@@ -90,6 +94,7 @@ class Hub:
         self._listeners: list[Callable[[str, int], None]] = []
         self._background: set[asyncio.Task] = set()
         self._interceptors: list[Interceptor] = []
+        self._recovery: Optional[asyncio.Task] = None
 
     # -- wiring ---------------------------------------------------------------------------------
     def attach_rasa(self, handler: RasaHandler) -> None:
@@ -144,7 +149,8 @@ class Hub:
                 lock = self._locks.get(conversation_id)
                 if lock is not None and not lock.locked():
                     self._locks.pop(conversation_id, None)
-        conversations.mark_processed(accepted.message_id)
+        if not receipt.retry:
+            conversations.mark_processed(accepted.message_id)
         return receipt
 
     async def receive(self, inbound: Inbound) -> Receipt:
@@ -206,7 +212,13 @@ class Hub:
             replies = await self._ask_rasa(inbound, party, user_text[:MAX_TEXT], message_id, lang)
         except Exception:  # noqa: BLE001 - the customer hears from us whatever broke
             logger.exception("rasa failed on message %s of %s", message_id, party.conversation_id)
-            replies = [Outbound(say("received_later", lang))]
+            replies = []
+        if not replies:
+            # Every turn of ours answers something; silence means an action or Rasa failed.
+            logger.warning("no reply to message %s of %s; will process it again", message_id, party.conversation_id)
+            receipt.retry = True
+            # The customer is told once; later attempts stay quiet until they succeed.
+            replies = [] if accepted.attempt else [Outbound(say("received_later", lang))]
         for outbound in replies:
             receipt.replies.append(await self._reply(party.conversation_id, inbound.channel, outbound))
         current = conversations.conversation(party.conversation_id)
@@ -245,6 +257,38 @@ class Hub:
         receipt.routed_to = "system"
         receipt.replies = [await self._reply(conversation_id, inbound.channel, Outbound(say(key, lang)), "system")]
         return receipt
+
+    # -- recovery -------------------------------------------------------------------------------
+    async def recover(self, older_than: float = RECOVER_AFTER_SECONDS) -> int:
+        """Processes again what was stored but not processed; escalates what keeps failing."""
+        done = 0
+        for message_id, conversation_id, channel, text, payload, attempts in conversations.unprocessed(older_than):
+            found = conversations.party_of(conversation_id, channel)
+            if found is None or attempts + 1 >= MAX_PROCESS_ATTEMPTS:
+                conversations.count_attempt(message_id, failed=True)
+                if handoff.request(conversation_id, reason="processing_failed", channel=channel) and self.desk:
+                    await self.desk.escalated(conversation_id)
+                continue
+            party, address = found
+            conversations.count_attempt(message_id)
+            inbound = Inbound(channel=channel, address=address, text=text or "", payload=payload)
+            await self.process(Accepted(inbound, party, message_id, (text or "").strip(), attempt=attempts + 1))
+            done += 1
+        return done
+
+    async def _recover_forever(self, interval: float = 10.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.recover()
+            except Exception:  # noqa: BLE001 - recovery must outlive a bad moment of the database
+                logger.exception("recovery pass failed")
+
+    def start(self) -> None:
+        """Starts the outbox and the recovery loops on the running event loop (idempotent)."""
+        self.outbox.start()
+        if self._recovery is None or self._recovery.done():
+            self._recovery = asyncio.get_running_loop().create_task(self._recover_forever())
 
     # -- outbound -------------------------------------------------------------------------------
     async def _reply(self, conversation_id: str, channel: str, outbound: Outbound, author: str = "bot") -> int:

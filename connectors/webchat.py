@@ -126,7 +126,7 @@ class WebChatInput(InputChannel):
 
         @bp.listener("after_server_start")
         async def start_outbox(app: Any, loop: Any) -> None:
-            hub.outbox.start()
+            hub.start()
 
         @bp.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:

@@ -227,7 +227,11 @@ class WhatsAppSender:
         """Outside the window only a pre-approved template may go: ours carries the reply's start."""
         if not self.settings.template_content_sid:
             logger.warning("whatsapp message %s not sent: %s", message_id, NO_TEMPLATE)
-            raise SendError(NO_TEMPLATE, retryable=False)
+            refused = SendError(NO_TEMPLATE, retryable=False)
+            # Not a failure of the provider but a rule of WhatsApp: an outbox that reads
+            # `status` records "refused" (today's outbox records "failed" with this reason).
+            refused.status = "refused"  # type: ignore[attr-defined]
+            raise refused
         preview = (outbound.text or plain_text(outbound, True)).strip()[:100]
         return await self._create(
             address,

@@ -81,6 +81,7 @@ def test_message_is_stored_even_when_rasa_fails_and_the_customer_hears_back(chat
     with session_scope() as session:
         inbound = session.get(Message, receipt.message_id)
         assert inbound.text == "where is my order?"
+        assert inbound.delivery_status == "received"  # left to be processed again
         reply = session.get(Message, receipt.replies[0])
         assert "we'll reply as soon as" in reply.text and reply.author == "bot"
 
@@ -139,3 +140,45 @@ def test_form_started_on_web_continues_on_whatsapp_after_linking(hub):
     assert "PED-10234" in body and "Estafeta" in body  # the phone is verified now: no email asked
     with session_scope() as session:
         assert {session.get(Message, i).channel for i in answer.replies} == {"whatsapp"}
+
+
+def test_a_message_that_failed_is_processed_once_things_recover(chat):
+    async def broken(_message):
+        raise RuntimeError("action server down")
+
+    hub = Hub()
+    hub.attach_rasa(broken)
+    hub.register_sender(StoreOnlySender("webchat"))
+    address = f"w{uuid.uuid4().hex}"
+    failed = chat.loop.run_until_complete(hub.receive(web(address, "hola, buenos días")))
+    hub.attach_rasa(chat.agent.handle_message)  # things recover
+    assert chat.loop.run_until_complete(hub.recover(older_than=0)) >= 1
+    with session_scope() as session:
+        assert session.get(Message, failed.message_id).delivery_status == "processed"
+        replies = session.execute(
+            select(Message).where(Message.conversation_id == failed.conversation_id, Message.direction == "out")
+        ).scalars().all()
+        assert any("asistente virtual" in m.text for m in replies)
+
+
+def test_a_message_that_keeps_failing_goes_to_a_person(chat):
+    async def broken(_message):
+        raise RuntimeError("rasa keeps failing")
+
+    hub = Hub()
+    hub.attach_rasa(broken)
+    hub.register_sender(StoreOnlySender("webchat"))
+    desk = RecordingDesk()
+    hub.set_desk(desk)
+    address = f"w{uuid.uuid4().hex}"
+    failed = chat.loop.run_until_complete(hub.receive(web(address, "necesito ayuda con mi pedido")))
+    for _ in range(5):
+        chat.loop.run_until_complete(hub.recover(older_than=0))
+    with session_scope() as session:
+        assert session.get(Message, failed.message_id).delivery_status == "failed"
+        assert session.get(Conversation, failed.conversation_id).status == "waiting_agent"
+        told = session.execute(
+            select(Message).where(Message.conversation_id == failed.conversation_id, Message.direction == "out")
+        ).scalars().all()
+        assert len(told) == 1  # "we'll get back to you" once, not on every attempt
+    assert desk.escalations == [failed.conversation_id]

@@ -41,6 +41,10 @@ class Fault:
     retry_after: Optional[float] = None
     delay: float = 0.0  # seconds to wait before answering (a slow provider)
     description: str = ""
+    when: Optional[dict[str, Any]] = None  # only for calls with these parameters (e.g. one chat)
+
+    def applies_to(self, params: dict[str, Any]) -> bool:
+        return not self.when or all(str(params.get(k)) == str(v) for k, v in self.when.items())
 
 
 class FakeProvider:
@@ -56,13 +60,21 @@ class FakeProvider:
         self._server: Optional[ThreadingHTTPServer] = None
 
     # -- control ------------------------------------------------------------------------------
-    def fail_next(self, count: int, status: int = 500, retry_after: Optional[float] = None, description: str = "") -> None:
+    def fail_next(
+        self,
+        count: int,
+        status: int = 500,
+        retry_after: Optional[float] = None,
+        description: str = "",
+        when: Optional[dict[str, Any]] = None,
+    ) -> None:
+        """The next `count` calls (with the parameters in `when`, if given) fail with `status`."""
         with self._lock:
-            self._faults.extend(Fault(status, retry_after, 0.0, description) for _ in range(count))
+            self._faults.extend(Fault(status, retry_after, 0.0, description, when) for _ in range(count))
 
-    def slow_next(self, count: int, seconds: float) -> None:
+    def slow_next(self, count: int, seconds: float, when: Optional[dict[str, Any]] = None) -> None:
         with self._lock:
-            self._faults.extend(Fault(200, None, seconds) for _ in range(count))
+            self._faults.extend(Fault(200, None, seconds, "", when) for _ in range(count))
 
     def fail_always(self, status: int = 500) -> None:
         with self._lock:
@@ -73,12 +85,14 @@ class FakeProvider:
             self._faults.clear()
             self._always = None
 
-    def _next_fault(self, method: str) -> Optional[Fault]:
+    def _next_fault(self, method: str, params: dict[str, Any]) -> Optional[Fault]:
         if method not in self.fault_methods:
             return None
         with self._lock:
-            if self._faults:
-                return self._faults.popleft()
+            for fault in self._faults:
+                if fault.applies_to(params):
+                    self._faults.remove(fault)
+                    return fault
             return self._always
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
@@ -189,7 +203,7 @@ class FakeTwilio(FakeProvider):
         if headers.get("Authorization") != expected or match["sid"] != self.account_sid:
             call.status = 401
             return 401, {}, {"code": 20003, "message": "Authenticate", "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401}
-        fault = self._next_fault(call.method)
+        fault = self._next_fault(call.method, call.params)
         if fault is not None:
             answer = self._answer_fault(call, fault, self._error)
             if answer is not None:
@@ -275,7 +289,7 @@ class FakeTelegram(FakeProvider):
         if match is None or match["token"] != self.token:
             call.status = 401 if match else 404
             return call.status, {}, {"ok": False, "error_code": call.status, "description": "Unauthorized" if match else "Not Found"}
-        fault = self._next_fault(call.method)
+        fault = self._next_fault(call.method, call.params)
         if fault is not None:
             answer = self._answer_fault(call, fault, self._error)
             if answer is not None:

@@ -309,7 +309,7 @@ def test_url_verification_and_refused_requests(stack: Stack, fake_slack: FakeSla
 
     # A message in a thread that belongs to no conversation: processed, it earns an ephemeral note.
     user = "U0STRANGER"
-    body = event_body(message_event(AGENTS, user, "¿hola?", f"{time.time():.6f}", thread_ts="1700000000.000100"))
+    body = event_body(message_event(AGENTS, user, "hola, texto-privado-42", f"{time.time():.6f}", thread_ts="1700000000.000100"))
     now = int(time.time())
     refused = [
         stack.post(SLACK, content=body.encode(), headers={"Content-Type": "application/json"}),  # unsigned
@@ -322,6 +322,7 @@ def test_url_verification_and_refused_requests(stack: Stack, fake_slack: FakeSla
     assert "challenge" not in refused[-1].text
     time.sleep(1.0)
     assert fake_slack.of("chat.postEphemeral", user=user) == []
+    assert "refused a Slack request" in stack.log() and "texto-privado-42" not in stack.log()  # no bodies in logs
 
     assert slack_post(stack, body).status_code == 200
     note = fake_slack.wait_for("chat.postEphemeral", user=user)

@@ -430,7 +430,7 @@ def test_a_location_is_stored_with_its_coordinates(stack: Stack) -> None:
 
 def test_bot_api_failing_twice_then_recovering_delivers_once(stack: Stack, fake_telegram: FakeTelegram) -> None:
     chat = new_chat()
-    fake_telegram.fail_next(2, 500)
+    fake_telegram.fail_next(2, 500, when={"chat_id": chat})
     post(stack, message_update(chat, "hola"))
     replies = settled(chat)
     time.sleep(1.5)

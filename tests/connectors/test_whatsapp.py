@@ -18,7 +18,7 @@ from bot import conversations
 from bot.db import session_scope, utcnow
 from bot.hub import Hub
 from bot.messages import Button, Inbound, Outbound
-from bot.outbox import SendError
+from bot.outbox import Outbox, SendError
 from bot.store.models import Message
 from connectors import whatsapp
 from connectors.whatsapp import WhatsAppInput, WhatsAppSender, WhatsAppSettings
@@ -172,27 +172,42 @@ async def test_sender_posts_the_reply_to_twilio_inside_the_window(database_url: 
     assert "ContentSid" not in call.params
 
 
+def agent_message_to(number: str, text: str) -> int:
+    """A proactive message (an agent's, a notification) stored for the contact behind `number`."""
+    party = conversations.resolve(Inbound("whatsapp", number, "", verified_phone=number, verified_by="twilio_from"))
+    return conversations.store_outbound(party.conversation_id, "whatsapp", Outbound(text), author="agent")
+
+
+def stored(message_id: int) -> Message:
+    with session_scope() as session:
+        return session.get(Message, message_id)
+
+
 async def test_outside_the_window_the_template_carries_the_text(database_url: str, fake_twilio: FakeTwilio) -> None:
     number = customer_who_wrote(hours_ago=25)
     text = "Tu pedido PED-10234 ya fue entregado. " * 5
-    sid = await WhatsAppSender(settings(fake_twilio, template="HX0123456789abcdef0123456789abcdef")).send(
-        number, Outbound(text), message_id=2
-    )
+    message_id = agent_message_to(number, text)
+    sender = WhatsAppSender(settings(fake_twilio, template="HX0123456789abcdef0123456789abcdef"))
+    assert await Outbox({"whatsapp": sender}).deliver(message_id) == "sent"
     [call] = fake_twilio.sent_to(number)
-    assert sid
     assert call.params["ContentSid"] == "HX0123456789abcdef0123456789abcdef"
     assert call.params["ContentVariables"] == '{"1": "' + text.strip()[:100] + '"}'
     assert "Body" not in call.params
+    assert stored(message_id).provider_message_id == call.result["sid"]
 
 
-async def test_outside_the_window_without_template_is_refused_with_the_reason(
+async def test_outside_the_window_without_template_the_reply_fails_with_the_reason(
     database_url: str, fake_twilio: FakeTwilio
 ) -> None:
     number = customer_who_wrote(hours_ago=30)
+    sender = WhatsAppSender(settings(fake_twilio))
     with pytest.raises(SendError) as refused:
-        await WhatsAppSender(settings(fake_twilio)).send(number, Outbound("¿Sigues ahí?"), message_id=3)
+        await sender.send(number, Outbound("¿Sigues ahí?"), message_id=3)
     assert refused.value.retryable is False
-    assert refused.value.reason == "outside WhatsApp's 24-hour window and no template configured"
+    assert refused.value.status == "refused"
+    message_id = agent_message_to(number, "¿Sigues ahí?")
+    assert await Outbox({"whatsapp": sender}).deliver(message_id) == "failed"
+    assert stored(message_id).error == "outside WhatsApp's 24-hour window and no template configured"
     assert fake_twilio.sent_to(number) == []
 
 
@@ -380,7 +395,7 @@ def test_media_is_stored_on_the_message_and_acknowledged(stack: Stack, fake_twil
 
 def test_provider_failing_twice_then_recovering_delivers_each_reply_once(stack: Stack, fake_twilio: FakeTwilio) -> None:
     number = random_mobile()
-    fake_twilio.fail_next(2, 500)
+    fake_twilio.fail_next(2, 500, when={"To": f"whatsapp:{number}"})
     post(stack, twilio_params(number, "hola"))
     replies = settled(number)
     time.sleep(1.5)
@@ -395,7 +410,7 @@ def test_provider_failing_twice_then_recovering_delivers_each_reply_once(stack: 
 def test_429_retry_after_is_honoured(stack: Stack, fake_twilio: FakeTwilio) -> None:
     # 2 s, not 1: the outbox's own first backoff is 1 s, so only a longer wait proves the header counts.
     number = random_mobile()
-    fake_twilio.fail_next(1, 429, retry_after=2)
+    fake_twilio.fail_next(1, 429, retry_after=2, when={"To": f"whatsapp:{number}"})
     post(stack, twilio_params(number, "hola"))
     settled(number)
     calls = [c for c in fake_twilio.calls if c.params.get("To") == f"whatsapp:{number}"]
