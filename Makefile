@@ -39,5 +39,13 @@ browser:
 test: train browser
 	$(PY) -m pytest
 
+# Ours against plain Rasa on this machine (about an hour; needs PostgreSQL for the second half):
+# bench/results/latest.{json,md} and latency.png. bench-smoke: a quick check that it all runs.
+bench: train
+	$(PY) -m bench
+
+bench-smoke: train
+	$(PY) -m bench --smoke
+
 clean:
 	rm -rf $(VENV) models/*.tar.gz models/*.fingerprint var

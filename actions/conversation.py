@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.events import ConversationPaused, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import handoff, language
@@ -40,13 +40,17 @@ class ActionHandleFallback(Action):
         return "action_handle_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        # Like Rasa's own fallback, forget the turn that was not understood: otherwise, when no
+        # rule covers it, the policies predict this action again and again in the same turn.
+        # The slots the turn set are kept by setting them again after the revert.
+        kept = [SlotSet("language", tracker.get_slot("language"))]
         misses = int(tracker.get_slot("fallback_count") or 0) + 1
         if misses >= 2:
             dispatcher.utter_message(response="utter_offer_human")
-            return [SlotSet("fallback_count", 0), SlotSet("pending_offer", "human")]
+            return [UserUtteranceReverted(), *kept, SlotSet("fallback_count", 0), SlotSet("pending_offer", "human")]
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         dispatcher.utter_message(response="utter_out_of_scope" if intent == "out_of_scope" else "utter_fallback")
-        return [SlotSet("fallback_count", misses)]
+        return [UserUtteranceReverted(), *kept, SlotSet("fallback_count", misses)]
 
 
 class ActionRequestHuman(Action):

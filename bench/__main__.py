@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -46,19 +46,22 @@ class Plan:
     nlu_folds: Optional[int]
     train: bool
     store_conversations: int
-    pg_levels: list[int] = field(default_factory=list)
 
     def conversations(self, n: int) -> int:
         return max(self.min_conversations, 2 * n if self.mode == "full" else n)
 
 
-def _child_env(database_url: Optional[str] = None) -> dict[str, str]:
+def _child_env(database_url: Optional[str] = None, cache: Optional[Path] = None) -> dict[str, str]:
     from bot import runner
 
     env = runner._env()
     env["RASA_TELEMETRY_ENABLED"] = "false"
     if database_url:
         env["DATABASE_URL"] = database_url
+    if cache is not None:
+        # An empty training cache: components cached by earlier runs (.rasa/cache) would make
+        # training look many times faster than it is.
+        env["RASA_CACHE_DIRECTORY"] = str(cache)
     return env
 
 
@@ -102,6 +105,7 @@ def bench_database(kind: str, url: str, plan: Plan, levels: list[int], workdir: 
     try:
         log(f"{kind}: starting action server, ours and plain Rasa (model load takes a while)")
         began = time.monotonic()
+        out["pids"] = stack.pids
         stack.start()
         out["startup_s"] = round(time.monotonic() - began, 1)
         urls = {"ours": stack.ours_url, "plain": stack.plain_url}
@@ -131,7 +135,7 @@ def bench_database(kind: str, url: str, plan: Plan, levels: list[int], workdir: 
             and report.order_lookups_answered(warm["plain"]["transcripts"]),
         }
         out["rss_mb"] = stack.rss_mb()
-        if plan.breakdown:
+        if plan.breakdown and kind == "sqlite":  # the same model and actions on either database
             log(f"{kind}: in-process breakdown (loads the model once more)")
             command = [sys.executable, "-m", "bench.breakdown", "--action-url", stack.action_url]
             out["breakdown"] = run_child(command, stack.env(), workdir / "breakdown.log", marker=True)
@@ -147,35 +151,33 @@ def bench_database(kind: str, url: str, plan: Plan, levels: list[int], workdir: 
     return out
 
 
-def train_seconds(workdir: Path) -> float:
-    """Wall time of a full, forced training into a scratch directory (models/ is left alone)."""
-    command = [sys.executable, "-m", "rasa", "train", "--config", "config.yml", "--domain", "domain.yml",
-               "--data", "data", "--out", str(workdir / "model"), "--fixed-model-name", "unisono", "--force"]
-    with open(workdir / "train.log", "ab") as log_file:
+def _wait(command: list[str], env: dict[str, str], log_path: Path, what: str) -> float:
+    """Runs a long helper with its output in `log_path`; returns its wall seconds."""
+    with open(log_path, "ab") as log_file:
         began = time.monotonic()
-        process = subprocess.Popen(command, cwd=ROOT, env=_child_env(), stdout=log_file, stderr=log_file)
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=log_file)
         _children.add(process)
         try:
             code = process.wait()
         finally:
             _children.discard(process)
     if code != 0:
-        raise RuntimeError(f"training failed ({code}); see {workdir / 'train.log'}")
-    return round(time.monotonic() - began, 1)
+        raise RuntimeError(f"{what} failed ({code}); see {log_path}")
+    return time.monotonic() - began
+
+
+def train_seconds(workdir: Path) -> float:
+    """Wall time of a full, forced training into a scratch directory (models/ is left alone)."""
+    command = [sys.executable, "-m", "rasa", "train", "--config", "config.yml", "--domain", "domain.yml",
+               "--data", "data", "--out", str(workdir / "model"), "--fixed-model-name", "unisono", "--force"]
+    seconds = _wait(command, _child_env(cache=workdir / "train-cache"), workdir / "train.log", "training")
+    return round(seconds, 1)
 
 
 def nlu_quality(folds: int, out_dir: Path, workdir: Path) -> dict[str, Any]:
     path = out_dir / "nlu.json"
     command = [sys.executable, "-m", "bench.nlu_quality", "--folds", str(folds), "--out", str(path)]
-    with open(workdir / "nlu.log", "ab") as log_file:
-        process = subprocess.Popen(command, cwd=ROOT, env=_child_env(), stdout=log_file, stderr=log_file)
-        _children.add(process)
-        try:
-            code = process.wait()
-        finally:
-            _children.discard(process)
-    if code != 0:
-        raise RuntimeError(f"NLU evaluation failed ({code}); see {workdir / 'nlu.log'}")
+    _wait(command, _child_env(cache=workdir / "nlu-cache"), workdir / "nlu.log", "NLU evaluation")
     return json.loads(path.read_text())
 
 
@@ -232,6 +234,7 @@ def assemble(result: dict[str, Any], measured: dict[str, dict[str, Any]], levels
     if "postgresql" in measured:
         result["rss_detail_postgresql"] = measured["postgresql"].get("rss_mb")
     result["startup_s"] = {kind: data.get("startup_s") for kind, data in measured.items()}
+    result["pids"] = {kind: data.get("pids") for kind, data in measured.items()}
     result["transcripts"] = sqlite.get("transcripts", {}).get("ours")
 
 

@@ -143,6 +143,10 @@ def _f(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+def _ms(value: Any, digits: int = 1) -> str:
+    return "–" if value is None else f"{_f(value, digits)} ms"
+
+
 def _latency_table(latency: dict[str, dict[str, Any]]) -> list[str]:
     lines = [
         "| N | ours p50 | ours p95 | ours p99 | ours msgs/s | plain p50 | plain p95 | plain p99 | plain msgs/s | p50 ours/plain |",
@@ -219,19 +223,22 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append("")
     store = result.get("store_ms_per_msg") or {}
     overhead = result.get("overhead_at_n1_ms") or {}
+    n = overhead.get("n", 1)
     lines += ["## What our store costs per message", "",
-              "| database | store ops + outbox (micro-benchmark) | ours − plain, p50 at N=1 | ours − plain, mean at N=1 |",
+              f"| database | store ops + outbox (micro-benchmark) | ours − plain, p50 at N={n} | ours − plain, mean at N={n} |",
               "|---|---:|---:|---:|"]
     for kind in ("sqlite", "postgresql"):
         o = overhead.get(kind) or {}
-        lines.append(f"| {kind} | {_f(store.get(kind), 2)} ms | {_f(o.get('p50'), 1)} ms | {_f(o.get('mean'), 1)} ms |")
-    lines += ["", "The difference at N=1 also holds what the web chat route and our tracker store (SQL instead "
-              "of in-memory) add; the micro-benchmark times only the hub's store calls.", ""]
+        lines.append(f"| {kind} | {_ms(store.get(kind), 2)} | {_ms(o.get('p50'))} | {_ms(o.get('mean'))} |")
+    lines += ["", f"The difference at N={n} also holds what the web chat route and our tracker store (SQL instead "
+              "of in-memory) add; the micro-benchmark times only the hub's store calls (each its own "
+              "transaction, as the hub makes them), on a fresh database, without Rasa.", ""]
     ops = result.get("store_ops_ms") or {}
     if ops:
         names = sorted({name for per_db in ops.values() for name in per_db})
         kinds = [k for k in ("sqlite", "postgresql") if k in ops]
-        lines += ["| operation (ms per message) | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
+        lines += ["Per operation (ms per message; outbox and rendering are not store operations):", "",
+                  "| operation | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
         for name in names:
             lines.append(f"| {name} | " + " | ".join(_f(ops[k].get(name), 3) for k in kinds) + " |")
         lines.append("")

@@ -86,6 +86,7 @@ class Stack:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     _logs: list = field(default_factory=list)
+    _pids: dict[str, int] = field(default_factory=dict)
 
     @property
     def ours_url(self) -> str:
@@ -129,6 +130,7 @@ class Stack:
             log = open(self.log(key), "ab")
             self._logs.append(log)
             self.processes[key] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            self._pids[key] = self.processes[key].pid
         checks = {
             "actions": f"http://127.0.0.1:{self.ports['actions']}/health",
             "ours": f"{self.ours_url}/webhooks/webchat/",
@@ -136,6 +138,11 @@ class Stack:
         }
         for key, url in checks.items():
             _wait_http(url, self.processes[key], self.log(key), timeout)
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """Filled in as the processes start (the dict is shared, so callers see them on failure too)."""
+        return self._pids
 
     def log(self, key: str) -> Path:
         return self.workdir / f"{key}-{self.name}.log"

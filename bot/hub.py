@@ -199,6 +199,10 @@ class Hub:
             receipt.routed_to = "desk"
             if self.desk is not None:
                 await self.desk.customer_wrote(party.conversation_id, message_id, text)
+            else:  # no desk configured: the customer is not left talking to silence
+                receipt.replies = [
+                    await self._reply(party.conversation_id, inbound.channel, Outbound(say("queued_for_agent", lang)), "system")
+                ]
             return receipt
 
         if not text and not inbound.payload:
@@ -207,7 +211,9 @@ class Hub:
             receipt.replies = [await self._reply(party.conversation_id, inbound.channel, Outbound(say(key, lang)), "system")]
             return receipt
 
-        user_text = inbound.payload or choose_option(text, conversations.last_buttons(party.conversation_id, before=message_id)) or text
+        # Only our own buttons may speak Rasa's "/intent{...}" syntax; typed text never does.
+        typed = text.lstrip("/") if text.startswith("/") else text
+        user_text = inbound.payload or choose_option(text, conversations.last_buttons(party.conversation_id, before=message_id)) or typed
         try:
             replies = await self._ask_rasa(inbound, party, user_text[:MAX_TEXT], message_id, lang)
         except Exception:  # noqa: BLE001 - the customer hears from us whatever broke

@@ -115,11 +115,15 @@ class Outbox:
             attempts = pending.attempts + 1
             try:
                 provider_id = await sender.send(pending.address, pending.outbound, message_id)
-            except SendError as error:
+            except Exception as failure:  # noqa: BLE001 - an unexpected error is a passing one until proven otherwise
+                error = failure if isinstance(failure, SendError) else SendError(f"{type(failure).__name__}: {failure}")
+                if not isinstance(failure, SendError):
+                    logger.exception("message %s: unexpected error from the %s sender", message_id, pending.channel)
                 if not error.retryable or attempts >= MAX_ATTEMPTS:
-                    logger.error("message %s failed after %d attempts: %s", message_id, attempts, error.reason)
-                    self._mark(message_id, delivery_status="failed", error=error.reason, attempts=attempts)
-                    return "failed"
+                    status = getattr(error, "status", None) or "failed"
+                    logger.error("message %s %s after %d attempts: %s", message_id, status, attempts, error.reason)
+                    self._mark(message_id, delivery_status=status, error=error.reason, attempts=attempts)
+                    return status
                 delay = backoff(attempts, error.retry_after)
                 logger.warning("message %s: %s; retry in %.1f s", message_id, error.reason, delay)
                 self._mark(

@@ -32,6 +32,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "No recibí texto en tu mensaje. ¿En qué te puedo ayudar?",
         "Your message had no text. How can I help?",
     ),
+    "queued_for_agent": (
+        "Tu mensaje quedó guardado. Un asesor te responderá aquí en cuanto esté disponible.",
+        "Your message is saved. An agent will reply here as soon as one is available.",
+    ),
     "media_received": (
         "Recibí tu archivo, gracias. Lo guardé en tu conversación; cuéntame qué necesitas con él.",
         "I got your file, thanks. It's saved in your conversation; tell me what you need with it.",

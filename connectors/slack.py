@@ -270,7 +270,7 @@ class SlackInput(InputChannel):
         async def start(app: Any, loop: Any) -> None:
             self._sanic_app = app
             if self.desk is not None and self.settings is not None:
-                self.hub.outbox.start()
+                self.hub.start()  # the outbox delivers what agents send; idempotent
                 interval = _reminder_interval(self.settings.reminder_minutes)
                 self._loop_task = asyncio.get_running_loop().create_task(self.desk.run_forever(interval))
 

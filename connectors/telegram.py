@@ -440,7 +440,7 @@ class TelegramInput(InputChannel):
         @bp.listener("after_server_start")
         async def start_outbox(app: Any, loop: Any) -> None:
             if enabled:
-                hub.outbox.start()
+                hub.start()
 
         @bp.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:

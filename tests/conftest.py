@@ -122,14 +122,24 @@ class Server:
         return self.base_url + path
 
 
+PROVIDER_VARIABLES = (
+    "PUBLIC_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_NUMBER", "TWILIO_API_BASE_URL",
+    "TWILIO_TEMPLATE_CONTENT_SID", "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_BASE_URL",
+    "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_AGENT_CHANNEL", "SLACK_API_BASE_URL", "HANDOFF_NOW",
+)
+
+
 def start_server(database_url: str, extra_env: dict[str, str] | None = None, name: str = "server"):
     """Starts action server + `rasa run`; returns (Server, stop function)."""
     from bot import runner
     from bot.training import MODEL_PATH
 
     action_port, rasa_port = free_port(), free_port()
+    # A developer's .env must not switch channels on (pointed at real providers) in tests.
+    channels_off = {name: "" for name in PROVIDER_VARIABLES}
     env = {
         **runner._env(),
+        **channels_off,
         "DATABASE_URL": database_url,
         "WEBCHAT_SECRET": "test-webchat-secret",
         "WEBCHAT_IDENTITY_SECRET": "test-identity-secret",

@@ -182,3 +182,14 @@ def test_a_message_that_keeps_failing_goes_to_a_person(chat):
         ).scalars().all()
         assert len(told) == 1  # "we'll get back to you" once, not on every attempt
     assert desk.escalations == [failed.conversation_id]
+
+
+def test_typed_text_cannot_speak_rasa_intent_syntax(hub):
+    address = f"w{uuid.uuid4().hex}"
+    receipt = hub.run(hub.receive(web(address, "/request_human")))
+    with session_scope() as session:
+        assert session.get(Conversation, receipt.conversation_id).status == "bot"
+    # while the same payload from one of our buttons is honoured
+    receipt = hub.run(hub.receive(web(address, "Sí, con un asesor", payload="/request_human")))
+    with session_scope() as session:
+        assert session.get(Conversation, receipt.conversation_id).status == "waiting_agent"

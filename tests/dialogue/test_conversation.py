@@ -68,3 +68,13 @@ def test_request_human_pauses_the_bot_and_marks_the_conversation(chat, sender):
 def test_bad_input_gets_a_polite_reply_and_no_exception(chat, sender, text):
     replies = chat.texts(sender, text)
     assert replies and all(isinstance(r, str) for r in replies)
+
+
+def test_information_out_of_context_gets_one_answer_not_a_loop(chat, sender):
+    replies = chat.texts(sender, "5")
+    assert len(replies) == 1
+
+
+def test_a_bare_order_number_starts_the_order_lookup(chat, sender):
+    reply = joined(chat.texts(sender, "PED-10234"))
+    assert "correo" in reply  # anonymous: asked to confirm the order's email
