@@ -72,6 +72,9 @@ def intent_of(label: str) -> str:
     return label.split("/")[0]
 
 
+CONFIG = ROOT / "config.yml"
+
+
 def train_ours(train: list[tuple[str, str]], workdir: Path) -> Path:
     from rasa.model_training import train_nlu
 
@@ -81,14 +84,14 @@ def train_ours(train: list[tuple[str, str]], workdir: Path) -> Path:
     # Lookups and synonyms are part of our pipeline's knowledge, not of the examples.
     (nlu_dir / "synonyms.yml").write_text((ROOT / "data" / "nlu" / "synonyms.yml").read_text())
     (nlu_dir / "faq_responses.yml").write_text((ROOT / "data" / "faq_responses.yml").read_text())
-    model = train_nlu(str(ROOT / "config.yml"), str(nlu_dir), str(workdir), fixed_model_name="fold")
+    model = train_nlu(str(CONFIG), str(nlu_dir), str(workdir), fixed_model_name="fold")
     return Path(model)
 
 
 def predict_ours(model: Path, texts: list[str]) -> list[str]:
     from rasa.core.agent import Agent
 
-    agent = Agent.load(str(model))
+    agent = _agents.get(model) or _agents.setdefault(model, Agent.load(str(model)))
     loop = asyncio.new_event_loop()
     try:
         out = []
@@ -99,6 +102,9 @@ def predict_ours(model: Path, texts: list[str]) -> list[str]:
         return out
     finally:
         loop.close()
+
+
+_agents: dict = {}
 
 
 def baseline(train: list[tuple[str, str]], texts: list[str]) -> list[str]:
@@ -161,7 +167,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folds", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "nlu.json")
+    parser.add_argument("--config", type=Path, default=CONFIG, help="another pipeline to compare (e.g. without spaCy)")
     args = parser.parse_args()
+    globals()["CONFIG"] = args.config.resolve()
     print(json.dumps(evaluate(args.folds, args.out), indent=2))
 
 

@@ -30,6 +30,7 @@ def action_server_command(port: int) -> list[str]:
 
 
 def rasa_server_command(port: int, endpoints: str = "endpoints.yml", credentials: str = "credentials.yml") -> list[str]:
+    """`rasa run` with our channels; Rasa's HTTP API only when RASA_API_TOKEN protects it."""
     command = [
         sys.executable, "-m", "rasa", "run",
         "--model", str(MODEL_PATH), "--endpoints", endpoints, "--credentials", credentials,
@@ -41,11 +42,16 @@ def rasa_server_command(port: int, endpoints: str = "endpoints.yml", credentials
     return command
 
 
-def run(rasa_port: int = 5005, action_port: int = 5055) -> int:
+def run(rasa_port: Optional[int] = None, action_port: Optional[int] = None) -> int:
+    rasa_port = rasa_port or int(config.get("RASA_PORT") or 5005)
+    action_port = action_port or int(config.get("ACTION_SERVER_PORT") or 5055)
     env = _env()
+    endpoints = "endpoints.yml"
+    if action_port != 5055:
+        endpoints = str(_endpoints_for(action_port))
     children: list[subprocess.Popen] = [
         subprocess.Popen(action_server_command(action_port), cwd=ROOT, env=env),
-        subprocess.Popen(rasa_server_command(rasa_port), cwd=ROOT, env=env),
+        subprocess.Popen(rasa_server_command(rasa_port, endpoints=endpoints), cwd=ROOT, env=env),
     ]
     stopping = False
 
@@ -81,6 +87,15 @@ def run(rasa_port: int = 5005, action_port: int = 5055) -> int:
         except subprocess.TimeoutExpired:
             child.kill()
     return code
+
+
+def _endpoints_for(action_port: int):
+    """endpoints.yml with another action server port (ACTION_SERVER_PORT)."""
+    path = config.VAR_DIR / f"endpoints-{action_port}.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = (ROOT / "endpoints.yml").read_text().replace("localhost:5055", f"localhost:{action_port}")
+    path.write_text(text)
+    return path
 
 
 def _redacted(url: str) -> str:

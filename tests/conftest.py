@@ -16,29 +16,12 @@ from typing import Iterator
 
 import pytest
 
+from tests.helpers import PROVIDER_VARIABLES, free_port, wait_for_port  # noqa: F401 (re-exported)
+
 os.environ["RASA_TELEMETRY_ENABLED"] = "false"
 ROOT = Path(__file__).resolve().parent.parent
 _SESSION_DIR = Path(os.environ.get("UNISONO_TEST_DIR") or __import__("tempfile").mkdtemp(prefix="unisono-test-"))
 os.environ["DATABASE_URL"] = f"sqlite:///{_SESSION_DIR / 'test.db'}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
-        with socket.socket() as sock:
-            sock.settimeout(0.2)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise TimeoutError(f"nothing listening on port {port} after {timeout} s")
 
 
 @pytest.fixture(scope="session")
@@ -120,13 +103,6 @@ class Server:
 
     def url(self, path: str) -> str:
         return self.base_url + path
-
-
-PROVIDER_VARIABLES = (
-    "PUBLIC_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_NUMBER", "TWILIO_API_BASE_URL",
-    "TWILIO_TEMPLATE_CONTENT_SID", "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_BASE_URL",
-    "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_AGENT_CHANNEL", "SLACK_API_BASE_URL", "HANDOFF_NOW",
-)
 
 
 def start_server(database_url: str, extra_env: dict[str, str] | None = None, name: str = "server"):
