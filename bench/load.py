@@ -85,7 +85,7 @@ class Ours(Target):
         response.raise_for_status()
         return response.json()["token"]
 
-    async def send(self, who: Any, text: str, n: int) -> list[str]:
+    async def send(self, who: Any, text: str, n: int) -> list[dict[str, Any]]:
         response = await self.client.post(
             "/webhooks/webchat/webhook",
             headers={"Authorization": f"Bearer {who}"},
@@ -96,7 +96,7 @@ class Ours(Target):
 
 
 class Plain(Target):
-    async def send(self, who: Any, text: str, n: int) -> list[str]:
+    async def send(self, who: Any, text: str, n: int) -> list[dict[str, Any]]:
         response = await self.client.post("/webhooks/rest/webhook", json={"sender": who, "message": text})
         response.raise_for_status()
         return response.json()
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--offset", type=int, default=0, help="first script (rotates languages between runs)")
     args = parser.parse_args(argv)
     result = asyncio.run(run(args.target, args.url, args.concurrency, args.conversations, args.offset))
-    json.dump(result, sys.stdout, ensure_ascii=False)
+    json.dump(result, sys.stdout)
 
 
 if __name__ == "__main__":
