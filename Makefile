@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test setup train shell browser bench bench-smoke clean
+.PHONY: run test setup train shell browser bench bench-smoke telegram-webhook clean
 
 $(STAMP): requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
@@ -46,6 +46,10 @@ bench: train
 
 bench-smoke: train
 	$(PY) -m bench --smoke
+
+# Registers the Telegram webhook (PUBLIC_URL, TELEGRAM_* in the environment or .env); never done on start.
+telegram-webhook: setup
+	$(PY) -m connectors.telegram set-webhook
 
 clean:
 	rm -rf $(VENV) models/*.tar.gz models/*.fingerprint var

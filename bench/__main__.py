@@ -331,7 +331,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     path = args.out_dir / f"{name}.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     if not args.smoke:
-        report.plot(result, args.out_dir / "latency.png")
+        if result["latency"]:
+            report.plot(result, args.out_dir / "latency.png")
         (args.out_dir / "latest.md").write_text(report.markdown(result))
     print(summary(result, path))
     return 1 if result["problems"] or result["errors"] else 0

@@ -198,7 +198,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"| throughput ratio ours/plain at N={result.get('ratio_at_n')} | {_f(result.get('ratio_throughput'), 2)} |",
         f"| capacity, ours (p95 ≤ 1 s) | {cap.get('ours', {}).get('text', '–')} |",
         f"| capacity, plain (p95 ≤ 1 s) | {cap.get('plain', {}).get('text', '–')} |",
-        f"| training time (`rasa train --force`, full model) | {_f(result.get('train_seconds'), 0)} s |",
+        f"| training time (`rasa train --force`, full model, empty cache) | "
+        f"{'–' if result.get('train_seconds') is None else _f(result['train_seconds'], 0) + ' s'} |",
         f"| resident memory after the run, ours / plain / action server | "
         f"{_f(result.get('rss_mb'), 0)} / {_f((result.get('rss_detail') or {}).get('plain'), 0)} / "
         f"{_f((result.get('rss_detail') or {}).get('actions'), 0)} MB |",
@@ -222,7 +223,7 @@ def markdown(result: dict[str, Any]) -> str:
                 lines.append(f"| {stage} | {_f(breakdown[stage], 2)} | {text} |")
         lines.append("")
     store = result.get("store_ms_per_msg") or {}
-    overhead = result.get("overhead_at_n1_ms") or {}
+    overhead = result.get("overhead_ms") or {}
     n = overhead.get("n", 1)
     lines += ["## What our store costs per message", "",
               f"| database | store ops + outbox (micro-benchmark) | ours − plain, p50 at N={n} | ours − plain, mean at N={n} |",
@@ -244,7 +245,12 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append("")
     nlu = result.get("nlu")
     if nlu:
-        lines += [f"## NLU quality (intent macro-F1, {nlu.get('folds')}-fold stratified CV; same folds for both)", "",
+        folds = nlu.get("folds")
+        how = f"{folds}-fold stratified cross-validation" if folds and folds > 1 else "One stratified 80/20 split"
+        cached = " Cached from an earlier `python -m bench.nlu_quality` run, not measured in this one." if nlu.get("cached") else ""
+        lines += ["## NLU quality (intent macro-F1)", "",
+                  f"{how} per language, the same split for both systems; `unseen` are the independently "
+                  f"written test sets tests/nlu/unseen_*.yml.{cached}", "",
                   "| system | both | es | en | unseen es | unseen en |", "|---|---:|---:|---:|---:|---:|"]
         for system, label in (("ours", "ours (config.yml pipeline)"), ("baseline", "TF-IDF + logistic regression")):
             s = nlu.get(system) or {}
@@ -262,6 +268,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
 
     panels = [("SQLite", result["latency"])]
     if result.get("latency_postgresql"):
@@ -275,9 +282,10 @@ def plot(result: dict[str, Any], path: Path) -> None:
             for target, style in (("ours", "-"), ("plain", "--")):
                 ax.plot(xs, [latency[n][target][key] for n in levels], style, color=colour, marker="o",
                         label=f"{target} {key[:-3]}")
-        ax.axhline(SLO_MS, color="grey", linewidth=0.8, linestyle=":")
+        ax.axhline(SLO_MS, color="grey", linewidth=0.8, linestyle=":", label="1 s (capacity threshold)")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xticks(xs)
         ax.set_xticklabels([str(x) for x in xs])
         ax.set_xlabel("concurrent conversations (N)")

@@ -107,7 +107,7 @@ class Stack:
         env["WEBCHAT_IDENTITY_SECRET"] = WEBCHAT_SECRET + "-identity"
         return env
 
-    def start(self, timeout: float = 300.0) -> None:
+    def start(self, timeout: float = 600.0) -> None:
         """Starts the three processes at once (model loading overlaps) and waits until all answer."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.ports = {"actions": free_port(), "ours": free_port(), "plain": free_port()}

@@ -273,6 +273,26 @@ def last_buttons(conversation_id: str, before: Optional[int] = None) -> tuple[Bu
         return Outbound.from_json(message.payload, message.text or "").buttons
 
 
+def offered_payloads(conversation_id: str, before: Optional[int] = None, limit: int = 50) -> set[str]:
+    """The button payloads of the assistant's last `limit` messages before `before`.
+
+    Added for the reliability suite (tests/reliability/test_bad_input.py): a payload a client
+    sends (web chat body, Telegram callback_data) is only honoured if we offered it.
+    """
+    with session_scope() as session:
+        rows = session.execute(
+            select(Message.payload)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.direction == "out",
+                Message.id < (before if before is not None else 2**62),
+            )
+            .order_by(Message.id.desc())
+            .limit(limit)
+        ).scalars()
+        return {str(b.get("payload", "")) for payload in rows for b in (payload or {}).get("buttons") or ()}
+
+
 def conversation(conversation_id: str) -> Optional[Conversation]:
     with session_scope() as session:
         return session.get(Conversation, conversation_id)

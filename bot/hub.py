@@ -11,7 +11,7 @@ import asyncio
 import logging
 import re
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Optional, Protocol
 
@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 MAX_TEXT = 4000  # longer messages are cut here before NLU; the full text is stored
 RECOVER_AFTER_SECONDS = 30.0  # an inbound message still unprocessed this long after arriving is retried
 MAX_PROCESS_ATTEMPTS = 3  # then the conversation goes to a person
+# Payloads a connector sets itself, not a client: Telegram's Start button and a shared contact.
+CONNECTOR_PAYLOADS = frozenset({"/greet"})
 
 RasaHandler = Callable[[UserMessage], Awaitable[None]]
 # Looks at a stored message before routing; returns replies when it handled the message.
@@ -95,6 +97,12 @@ class Hub:
         self._background: set[asyncio.Task] = set()
         self._interceptors: list[Interceptor] = []
         self._recovery: Optional[asyncio.Task] = None
+        # Ids of messages being processed or queued for their conversation's lock. Reliability fix
+        # (tests/reliability/test_faults.py): recover() skips them; it used to process a message a
+        # second time when its turn waited more than 30 s (a slow action server, a backlog), and to
+        # escalate it to a person on the third pass.
+        self._working: set[int] = set()
+        self._waiting: Counter[str] = Counter()  # per conversation: turns holding or awaiting its lock
 
     # -- wiring ---------------------------------------------------------------------------------
     def attach_rasa(self, handler: RasaHandler) -> None:
@@ -131,7 +139,9 @@ class Hub:
         if conversations.is_duplicate(inbound.channel, inbound.provider_message_id):
             return None
         party = conversations.resolve(inbound)
-        text = (inbound.text or "").strip()
+        # NUL is dropped (reliability fix, tests/reliability/test_bad_input.py): PostgreSQL refuses
+        # it in text, and the message would fail to store on every retry of the provider.
+        text = (inbound.text or "").replace("\x00", "").strip()
         try:
             message_id = conversations.store_inbound(party, inbound, text)
         except Duplicate:
@@ -142,15 +152,21 @@ class Hub:
     async def process(self, accepted: Accepted) -> Receipt:
         """Routes a stored message and sends the replies, one message at a time per conversation."""
         conversation_id = accepted.party.conversation_id
-        async with self._locks[conversation_id]:
-            try:
+        self._working.add(accepted.message_id)
+        self._waiting[conversation_id] += 1
+        try:
+            async with self._locks[conversation_id]:
                 receipt = await self._process_locked(accepted)
-            finally:
-                lock = self._locks.get(conversation_id)
-                if lock is not None and not lock.locked():
-                    self._locks.pop(conversation_id, None)
-        if not receipt.retry:
-            conversations.mark_processed(accepted.message_id)
+            if not receipt.retry:
+                conversations.mark_processed(accepted.message_id)
+        finally:
+            self._working.discard(accepted.message_id)
+            # The lock goes when nobody holds or awaits it (it used to be kept forever: the check
+            # ran while the lock was still held). Reliability review, see docs/reliability.md.
+            self._waiting[conversation_id] -= 1
+            if self._waiting[conversation_id] <= 0:
+                del self._waiting[conversation_id]
+                self._locks.pop(conversation_id, None)
         return receipt
 
     async def receive(self, inbound: Inbound) -> Receipt:
@@ -205,7 +221,17 @@ class Hub:
                 ]
             return receipt
 
-        if not text and not inbound.payload:
+        # Reliability fix (tests/reliability/test_bad_input.py): a payload comes from the client
+        # (web chat body, Telegram callback_data), so it is honoured only when we offered it;
+        # otherwise "/restart" or "/session_start" would reset the dialogue, and a payload Rasa
+        # cannot answer would be retried as a failure and escalated. The words are kept.
+        payload = inbound.payload
+        if payload and payload not in CONNECTOR_PAYLOADS and payload not in conversations.offered_payloads(
+            party.conversation_id, before=message_id
+        ):
+            logger.info("message %s of %s: ignored a payload we did not offer", message_id, party.conversation_id)
+            payload = None
+        if not text and not payload:
             key = "media_received" if inbound.media_urls else "empty"
             receipt.routed_to = "system"
             receipt.replies = [await self._reply(party.conversation_id, inbound.channel, Outbound(say(key, lang)), "system")]
@@ -213,7 +239,7 @@ class Hub:
 
         # Only our own buttons may speak Rasa's "/intent{...}" syntax; typed text never does.
         typed = text.lstrip("/") if text.startswith("/") else text
-        user_text = inbound.payload or choose_option(text, conversations.last_buttons(party.conversation_id, before=message_id)) or typed
+        user_text = payload or choose_option(text, conversations.last_buttons(party.conversation_id, before=message_id)) or typed
         try:
             replies = await self._ask_rasa(inbound, party, user_text[:MAX_TEXT], message_id, lang)
         except Exception:  # noqa: BLE001 - the customer hears from us whatever broke
@@ -269,6 +295,8 @@ class Hub:
         """Processes again what was stored but not processed; escalates what keeps failing."""
         done = 0
         for message_id, conversation_id, channel, text, payload, attempts in conversations.unprocessed(older_than):
+            if message_id in self._working:
+                continue  # slow, not lost: its turn is still running or waiting for the lock
             found = conversations.party_of(conversation_id, channel)
             if found is None or attempts + 1 >= MAX_PROCESS_ATTEMPTS:
                 conversations.count_attempt(message_id, failed=True)

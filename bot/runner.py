@@ -22,6 +22,10 @@ def _env() -> dict[str, str]:
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     env["DATABASE_URL"] = config.database_url()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    # Reliability fix (tests/reliability/test_forgery.py): rasa_sdk listens on SANIC_HOST, 0.0.0.0
+    # by default, and its /webhook runs any action for any conversation without credentials. Only
+    # the Rasa server on this host calls it. (`rasa run` ignores SANIC_HOST: it has --interface.)
+    env.setdefault("SANIC_HOST", "127.0.0.1")
     return env
 
 

@@ -4,10 +4,11 @@
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+import contextlib
+from typing import Any, Generator, Optional
 
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, ensure_schema_exists
 from rasa.shared.core.domain import Domain
 from sqlalchemy.engine import make_url
 
@@ -28,3 +29,23 @@ class UnisonoTrackerStore(SQLTrackerStore):
         dialect = make_url(url).get_backend_name()
         kwargs.pop("dialect", None)
         super().__init__(domain, dialect=dialect, host=url, event_broker=event_broker, **kwargs)
+        # Reliability fix (tests/reliability/test_privacy_logs.py): a failed INSERT of events would
+        # otherwise log the customer's words with the error.
+        self.engine.hide_parameters = True
+
+    @contextlib.contextmanager
+    def session_scope(self) -> Generator[Any, None, None]:
+        """Rasa's session scope, without its sys.exit() on any ValueError.
+
+        Reliability fix (tests/reliability/test_faults.py): Rasa reads every ValueError raised in a
+        tracker session (an unreadable stored event, psycopg2 refusing a NUL character) as "schema
+        missing" and exits, which took the whole server down for one bad conversation. Here the
+        error stays an error of that message: the hub tells the customer and retries, then
+        escalates. (A missing POSTGRESQL_SCHEMA is then an error on every message, in the log.)
+        """
+        session = self.sessionmaker()
+        try:
+            ensure_schema_exists(session)
+            yield session
+        finally:
+            session.close()

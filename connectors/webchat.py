@@ -200,9 +200,24 @@ class WebChatInput(InputChannel):
                 payload=payload[:500] if payload else None,
                 provider_message_id=f"{session_id}:{client_id}"[:255] if client_id else None,
             )
-            receipt = await hub.receive(inbound)
-            if receipt.duplicate:
+            # Reliability fix (tests/reliability/test_faults.py): accept and process apart, so a
+            # store that is briefly down is a clear 503 the widget retries (not a bare 500), and a
+            # failure after the message is stored is a 202: hub.recover answers it later.
+            try:
+                accepted = await hub.accept(inbound)
+            except Exception as error:  # noqa: BLE001 - nothing was stored: the browser may retry
+                logger.error("webchat: could not store a message (%s); answering 503", type(error).__name__)
+                return _error(503, "temporarily unable to store the message; please try again")
+            if accepted is None:
                 return response.json({"status": "duplicate"})
+            try:
+                receipt = await hub.process(accepted)
+            except Exception as error:  # noqa: BLE001 - stored: it is processed again by hub.recover
+                logger.error("webchat: message %s stored, processing failed (%s)", accepted.message_id, type(error).__name__)
+                return response.json(
+                    {"conversation_id": accepted.party.conversation_id, "message_id": accepted.message_id, "replies": []},
+                    status=202,
+                )
             replies = []
             with session_scope() as db:
                 for reply_id in receipt.replies:

@@ -9,7 +9,9 @@ import re
 from typing import Optional
 
 _MX = "52"
-_NON_DIGITS = re.compile(r"\D")
+# ASCII digits only (reliability fix, tests/reliability/test_bad_input.py): \D keeps other scripts'
+# digits ("٥٥"), which made "phones" no provider sends and no lookup matches.
+_NON_DIGITS = re.compile(r"[^0-9]")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 

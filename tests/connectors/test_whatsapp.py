@@ -206,7 +206,8 @@ async def test_outside_the_window_without_template_the_reply_fails_with_the_reas
     assert refused.value.retryable is False
     assert refused.value.status == "refused"
     message_id = agent_message_to(number, "¿Sigues ahí?")
-    assert await Outbox({"whatsapp": sender}).deliver(message_id) == "failed"
+    assert await Outbox({"whatsapp": sender}).deliver(message_id) == "refused"
+    assert stored(message_id).delivery_status == "refused"  # marked so in the store, with the reason
     assert stored(message_id).error == "outside WhatsApp's 24-hour window and no template configured"
     assert fake_twilio.sent_to(number) == []
 

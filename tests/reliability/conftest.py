@@ -6,6 +6,7 @@ on, protected by RASA_API_TOKEN, as `make run` starts it when that variable is s
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -23,23 +24,34 @@ from tests.connectors.support import (
     TWILIO_TOKEN,
 )
 from tests.reliability.clients import AGENTS, API_TOKEN, SLACK_SECRET, WEDNESDAY_11AM
+from tests.reliability.gate import OPEN, Gate
 from tests.reliability.stack import SplitStack
 
 
+@dataclass
+class Fakes:
+    twilio: FakeTwilio
+    telegram: FakeTelegram
+    slack: FakeSlack
+    telegram_gate: Gate  # the stack reaches the fake Bot API through it (refuse / hang on demand)
+
+
 @pytest.fixture(scope="session")
-def fakes() -> Iterator[tuple[FakeTwilio, FakeTelegram, FakeSlack]]:
+def fakes() -> Iterator[Fakes]:
     twilio = FakeTwilio(TWILIO_SID, TWILIO_TOKEN).start()
     telegram = FakeTelegram(TELEGRAM_TOKEN).start()
+    gate = Gate(int(telegram.url.rsplit(":", 1)[1]))
     slack = FakeSlack()
-    yield twilio, telegram, slack
+    yield Fakes(twilio, telegram, slack, gate)
+    gate.close()
     twilio.stop()
     telegram.stop()
     slack.close()
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, model_path: Path, fakes) -> Iterator[SplitStack]:
-    twilio, telegram, slack = fakes
+def stack(tmp_path_factory: pytest.TempPathFactory, model_path: Path, fakes: Fakes) -> Iterator[SplitStack]:
+    twilio, slack = fakes.twilio, fakes.slack
     workdir = tmp_path_factory.mktemp("reliability")
     url = f"sqlite:///{workdir / 'reliability.db'}"
     migrate.upgrade(url)
@@ -52,7 +64,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, model_path: Path, fakes) -> 
         "TWILIO_API_BASE_URL": twilio.url,
         "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
         "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
-        "TELEGRAM_API_BASE_URL": telegram.url + "/bot",
+        "TELEGRAM_API_BASE_URL": fakes.telegram_gate.url + "/bot",
         "SLACK_BOT_TOKEN": slack.token,
         "SLACK_SIGNING_SECRET": SLACK_SECRET,
         "SLACK_AGENT_CHANNEL": AGENTS,
@@ -65,9 +77,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory, model_path: Path, fakes) -> 
 
 
 @pytest.fixture(autouse=True)
+def _stack_running(request: pytest.FixtureRequest) -> None:
+    """A fault test that failed half-way may have left a process stopped: start it again."""
+    if "stack" in request.fixturenames:
+        request.getfixturevalue("stack").ensure_running()
+
+
+@pytest.fixture(autouse=True)
 def _providers_healthy(request: pytest.FixtureRequest) -> None:
     """Every test starts with providers that work (a fault test may have left one failing)."""
     if "fakes" in request.fixturenames or "stack" in request.fixturenames:
-        twilio, telegram, _ = request.getfixturevalue("fakes")
-        twilio.heal()
-        telegram.heal()
+        fakes: Fakes = request.getfixturevalue("fakes")
+        fakes.twilio.heal()
+        fakes.telegram.heal()
+        fakes.telegram_gate.set(OPEN)

@@ -143,8 +143,14 @@ class SplitStack:
         """SIGKILL: no shutdown hook runs, whatever was in memory is lost."""
         self._end(self.rasa, signal.SIGKILL)
 
+    def ensure_running(self) -> None:
+        if self.actions is None or self.actions.poll() is not None:
+            self.start_actions()
+        else:
+            os.kill(self.actions.pid, signal.SIGCONT)
+        if self.rasa is None or self.rasa.poll() is not None:
+            self.start_rasa()
+
     def stop(self) -> None:
         self.stop_rasa()
         self.stop_actions()
-        self.client.close()
-        self.client = httpx.Client(timeout=60)
