@@ -71,6 +71,15 @@ def _fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c)).strip()
 
 
+def storable(text: str) -> str:
+    """`text` as every database stores it: no NUL (PostgreSQL refuses it) and no lone surrogate
+    (a JSON "\\ud800" escape: not encodable as UTF-8), which would fail to store on every retry.
+
+    Reliability fix (tests/reliability/test_bad_input.py).
+    """
+    return text.replace("\x00", "").encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def choose_option(text: str, buttons: tuple[Button, ...]) -> Optional[str]:
     """Maps "2", "2.", or an option's title back to that option's payload (numbered lists)."""
     if not buttons:
@@ -139,9 +148,7 @@ class Hub:
         if conversations.is_duplicate(inbound.channel, inbound.provider_message_id):
             return None
         party = conversations.resolve(inbound)
-        # NUL is dropped (reliability fix, tests/reliability/test_bad_input.py): PostgreSQL refuses
-        # it in text, and the message would fail to store on every retry of the provider.
-        text = (inbound.text or "").replace("\x00", "").strip()
+        text = storable(inbound.text or "").strip()
         try:
             message_id = conversations.store_inbound(party, inbound, text)
         except Duplicate:

@@ -29,6 +29,22 @@ class UnisonoTrackerStore(SQLTrackerStore):
         dialect = make_url(url).get_backend_name()
         kwargs.pop("dialect", None)
         super().__init__(domain, dialect=dialect, host=url, event_broker=event_broker, **kwargs)
+        if dialect == "sqlite" and make_url(url).database not in (None, "", ":memory:"):
+            # Rasa's engine opens a new SQLite connection per session (SQLAlchemy 1.4's NullPool),
+            # and closing the last one checkpoints the WAL: tens of ms per turn. Pool it, with the
+            # same pragmas as our store.
+            from sqlalchemy import create_engine, event
+            from sqlalchemy.orm import sessionmaker
+            from sqlalchemy.pool import QueuePool
+
+            from bot.db import _on_sqlite_connect
+
+            self.engine.dispose()
+            self.engine = create_engine(
+                url, poolclass=QueuePool, pool_size=5, max_overflow=10, connect_args={"check_same_thread": False}
+            )
+            event.listen(self.engine, "connect", _on_sqlite_connect)
+            self.sessionmaker = sessionmaker(bind=self.engine)
         # Reliability fix (tests/reliability/test_privacy_logs.py): a failed INSERT of events would
         # otherwise log the customer's words with the error.
         self.engine.hide_parameters = True

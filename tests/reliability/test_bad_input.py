@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.hub import Hub
+from bot.hub import Hub, storable
 from bot.messages import Inbound
 from bot.store.normalize import canonical_phone
 from connectors import slack, telegram as tg, whatsapp as wa
@@ -103,7 +103,19 @@ def test_hostile_text_on_the_web_chat_gets_a_polite_reply_and_is_stored_as_sent(
     replies = [r["text"] for r in answer.json()["replies"]]
     assert replies and all(r.strip() for r in replies) and not any(r.startswith(LATER) for r in replies)
     [stored] = [m for m in store.messages_of("webchat", chat.session_id) if m.direction == "in"]
-    assert stored.text == text.replace("\x00", "").strip() and stored.delivery_status == "processed"
+    assert stored.text == storable(text).strip() and stored.delivery_status == "processed"
+
+
+@pytest.mark.model
+def test_a_lone_surrogate_in_web_chat_json_is_stored_replaced_not_a_server_error(stack: SplitStack) -> None:
+    """JSON may escape half of a UTF-16 pair ("\\ud800"); no database can store that string."""
+    store, chat = Store(stack.database_url), WebChat(stack)
+    body = b'{"text": "hola \\ud800 buenos d\\u00edas", "client_id": "surrogate"}'
+    answer = stack.post(WEBCHAT + "/webhook", content=body, headers={**chat.headers, "Content-Type": "application/json"})
+    assert answer.status_code == 200 and no_traceback(answer)
+    assert answer.json()["replies"] and not any(r["text"].startswith(LATER) for r in answer.json()["replies"])
+    [stored] = [m for m in store.messages_of("webchat", chat.session_id) if m.direction == "in"]
+    assert stored.text == "hola \ufffd buenos días"
 
 
 @pytest.mark.model
@@ -120,7 +132,7 @@ def test_hostile_text_on_whatsapp_and_telegram_is_stored_once_and_answered(stack
             assert answer.status_code == 200, (kind, channel)
             wait_until(lambda: fake.sent_to(number if channel == "whatsapp" else chat), 90, f"a reply on {channel}")
             [stored] = store.inbound_with(channel, provider_id)
-            assert stored.text == HOSTILE[kind].replace("\x00", "").strip()
+            assert stored.text == storable(HOSTILE[kind]).strip()
     number = random_mobile()
     answer, sid = whatsapp(stack, number, long_text)
     assert answer.status_code == 200

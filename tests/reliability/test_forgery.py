@@ -200,7 +200,7 @@ def test_a_replayed_signed_webhook_is_stored_and_answered_once(stack: SplitStack
     assert len(fakes.twilio.sent_to(number)) == 1 and len(fakes.telegram.sent_to(chat)) == 1
 
 
-@pytest.mark.parametrize("secret", [None, "", "wrong", TELEGRAM_SECRET.upper(), TELEGRAM_SECRET + " "])
+@pytest.mark.parametrize("secret", [None, "", "wrong", TELEGRAM_SECRET.upper(), TELEGRAM_SECRET + "x", TELEGRAM_SECRET[:-1]])
 def test_a_wrong_telegram_secret_is_refused_and_changes_nothing(stack: SplitStack, fakes, secret) -> None:
     store, chat = Store(stack.database_url), new_chat()
     before = store.count()
@@ -214,10 +214,10 @@ def test_a_wrong_telegram_secret_is_refused_and_changes_nothing(stack: SplitStac
 def test_a_tampered_web_chat_token_is_refused_everywhere(stack: SplitStack) -> None:
     store, chat = Store(stack.database_url), WebChat(stack)
     value, _, mac = chat.token.rpartition(".")
-    forged = [f"{value}x.{mac}", f"{value}.{mac[:-1]}{'A' if mac[-1] != 'A' else 'B'}", value, "", "w.", "a" * 600]
+    forged = [f"{value}x.{mac}", f"{value}.{mac[:-1]}{'A' if mac[-1] != 'A' else 'B'}", value, "w.", "a" * 600, None]
     before = store.count()
     for token in forged:
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         assert stack.post(WEBCHAT + "/webhook", json={"text": "hola"}, headers=headers).status_code == 401
         assert stack.get(WEBCHAT + "/history", headers=headers).status_code == 401
         assert stack.get(WEBCHAT + "/events", headers=headers).status_code == 401
@@ -247,11 +247,12 @@ def test_slack_requests_unsigned_badly_signed_or_stale_change_nothing(stack: Spl
     stale = int(time.time()) - 6 * 60
     attempts = []
     for body, content_type in ((claim, form), (resolve, form), (reply, json_type)):
+        tampered = body.replace("U0MALLORY", "U0MALLORX")  # still well-formed, no longer what was signed
         attempts += [
             stack.post(SLACK, content=body.encode(), headers={"Content-Type": content_type}),
             stack.post(SLACK, content=body.encode(), headers=signed_headers("not-the-secret", body, content_type=content_type)),
             stack.post(SLACK, content=body.encode(), headers=signed_headers(SLACK_SECRET, body, timestamp=stale, content_type=content_type)),
-            stack.post(SLACK, content=(body + "&x=1").encode(), headers=signed_headers(SLACK_SECRET, body, content_type=content_type)),
+            stack.post(SLACK, content=tampered.encode(), headers=signed_headers(SLACK_SECRET, body, content_type=content_type)),
         ]
     assert [a.status_code for a in attempts] == [401] * len(attempts)
     time.sleep(1.5)
