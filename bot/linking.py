@@ -2,7 +2,7 @@
 
 The assistant issues `LINK-` plus 8 characters on request; sent from another channel within
 10 minutes, it joins that channel's identity to the contact. One live code per contact, single
-use, and both issuing and redeeming are rate limited, so guessing is hopeless: 32^8 codes
+use, and both issuing and redeeming are rate limited, so guessing is hopeless: 31^8 codes
 against at most `MAX_FAILED_REDEEMS_PER_HOUR` guesses per address.
 """
 from __future__ import annotations

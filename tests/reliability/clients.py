@@ -6,9 +6,8 @@ update shapes, Slack's signing); the store readers here take the stack's own dat
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import httpx
 from sqlalchemy import MetaData, Table, inspect, select
@@ -210,11 +209,3 @@ class Store:
             return out if len(out) >= replies and all(m.delivery_status != "pending" for m in out) else None
 
         return wait_until(done, timeout, f"{replies} settled replies to {channel}:{address}")
-
-
-def poll(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    return wait_until(predicate, timeout, what)
-
-
-def now() -> float:
-    return time.monotonic()
