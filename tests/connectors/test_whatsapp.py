@@ -8,7 +8,7 @@ import time
 import uuid
 from urllib.parse import urlencode
 from types import SimpleNamespace
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import pytest
 from sqlalchemy import update
@@ -100,6 +100,28 @@ def settled(number: str) -> list[Message]:
 
 
 # -- the stack -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of this module's own: the retry-timing tests here count provider calls, and the
+    session's shared database holds other modules' pending replies, which a new server's outbox
+    picks up and retries (as it should) while these tests watch the fake."""
+    import os
+
+    from bot import migrate, seed
+    from bot.db import dispose
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('whatsapp-db') / 'whatsapp.db'}"
+    migrate.upgrade(url)
+    seed.seed(url)
+    previous = os.environ["DATABASE_URL"]
+    os.environ["DATABASE_URL"] = url
+    try:
+        yield url
+    finally:
+        os.environ["DATABASE_URL"] = previous
+        dispose(url)
+
+
 @pytest.fixture(scope="module")
 def stack(make_stack, fake_twilio: FakeTwilio) -> Stack:
     """WhatsApp on, pointed at the fake Twilio; Telegram left unconfigured (off)."""
