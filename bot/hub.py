@@ -218,6 +218,7 @@ class Hub:
 
         if party.status == "closed":
             conversations.reopen(party.conversation_id)
+            await self._new_session(inbound, party)
         elif party.status in ("waiting_agent", "agent"):
             receipt.routed_to = "desk"
             if self.desk is not None:
@@ -282,6 +283,20 @@ class Hub:
             )
         )
         return [Outbound.from_rasa(m) for m in collector.messages]
+
+    async def _new_session(self, inbound: Inbound, party: Party) -> None:
+        """A resolved conversation starts a fresh dialogue session when the customer writes again:
+        no form left half-way before the agent took over (slots marked to carry over, such as the
+        language, are kept)."""
+        if self.rasa is None:
+            return
+        try:
+            await self.rasa(
+                UserMessage("/session_start", CollectingOutputChannel(), sender_id=party.conversation_id,
+                            input_channel=inbound.channel, metadata={"channel": inbound.channel})
+            )
+        except Exception:  # noqa: BLE001 - a failed restart must not keep the customer's message from Rasa
+            logger.exception("could not start a new session for %s", party.conversation_id)
 
     async def _redeem(self, inbound: Inbound, party: Party, code: str, lang: Optional[str], receipt: Receipt) -> Receipt:
         result = linking.redeem(code, inbound.channel, inbound.address)
