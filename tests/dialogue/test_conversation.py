@@ -61,6 +61,35 @@ def test_request_human_pauses_the_bot_and_marks_the_conversation(chat, sender):
     assert chat.texts(sender, "hola?") == []
 
 
+def test_two_misses_in_a_row_offer_a_person_in_english(chat, sender):
+    chat.texts(sender, "hi there")
+    first = joined(chat.texts(sender, "what is the capital of mongolia"))
+    assert first and "agent" not in first and "asesor" not in first
+    second = joined(chat.texts(sender, "who won the world cup in 1986"))
+    assert "put you through to an agent" in second
+    reply = joined(chat.texts(sender, "yes please"))
+    assert "I'm putting you through to an agent" in reply
+    assert chat.tracker(sender).is_paused()
+
+
+def test_declining_the_offer_keeps_the_bot_talking(chat, sender):
+    chat.texts(sender, "hello")
+    chat.texts(sender, "what is the capital of mongolia")
+    assert "agent" in joined(chat.texts(sender, "who won the world cup in 1986"))
+    chat.texts(sender, "no thanks")
+    assert not chat.tracker(sender).is_paused()
+    assert "9:00" in joined(chat.texts(sender, "what are your opening hours?"))
+
+
+def test_request_human_in_english_pauses_the_bot_and_answers_in_english(chat, sender):
+    reply = joined(chat.texts(sender, "I want to talk to a real person"))
+    assert "I'm putting you through to an agent" in reply
+    assert chat.tracker(sender).is_paused()
+    with session_scope() as session:
+        assert session.get(Conversation, sender).status == "waiting_agent"
+    assert chat.texts(sender, "hello?") == []
+
+
 @pytest.mark.parametrize(
     "text",
     ["", "😀😀😀", "a" * 5000, "PED-", "pedido #", "'; DROP TABLE orders; --", "<script>alert(1)</script>"],

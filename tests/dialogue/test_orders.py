@@ -64,3 +64,23 @@ def test_cancel_leaves_the_form(chat, sender):
     reply = joined(chat.texts(sender, "cancelar"))
     assert "lo dejamos" in reply
     assert chat.tracker(sender).active_loop_name is None
+
+
+def test_cancel_leaves_the_form_in_english(chat, sender):
+    chat.texts(sender, "where is my order")
+    reply = joined(chat.texts(sender, "never mind, cancel"))
+    assert "I've stopped that" in reply
+    assert chat.tracker(sender).active_loop_name is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "¿dónde está mi pedido PED-10234? mi correo es ana.lopez@example.com",
+        "PED-10234 ana.lopez@example.com",
+        "where is my order PED-10234? my email is ana.lopez@example.com",
+    ],
+)
+def test_order_number_and_email_in_one_message_get_the_status_at_once(chat, sender, text):
+    reply = joined(chat.texts(sender, text))
+    assert "PED-10234" in reply and "Estafeta" in reply
