@@ -3,9 +3,10 @@
     DATABASE_URL=... python -m bench.store_cost [--conversations 30] [--replies replies.json]
 
 Replays, for fresh web chat sessions, exactly the store calls `Hub.receive` and the web chat
-route make for one message (dedupe check, resolve, store inbound, status read, language, last
-buttons, store each reply and deliver it through the outbox with the web chat sender, mark
-processed, read the replies back for the HTTP answer). Rasa is not involved: the replies are the
+route make for one message (accept: dedupe, resolve and store inbound in one transaction;
+begin_turn: status, language and last buttons; each reply enqueued and delivered through the
+outbox with the web chat sender; finish_turn: mark processed and read the status; the replies
+read back for the HTTP answer). Rasa is not involved: the replies are the
 ones Rasa actually gave to the same scripts (`--replies`, captured by the load run). The database
 must be migrated and seeded. Prints one JSON object with milliseconds per message.
 """
@@ -24,10 +25,7 @@ from typing import Any, Iterator
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
-STORE_OPS = (
-    "is_duplicate", "resolve", "store_inbound", "conversation", "set_language", "last_buttons",
-    "store_outbound", "mark_processed", "read_replies",
-)
+STORE_OPS = ("accept", "begin_turn", "enqueue", "finish_turn", "read_replies")
 
 
 def default_replies() -> dict[str, list[list[dict[str, Any]]]]:
@@ -45,6 +43,7 @@ async def measure(conversations: int, replies: dict[str, list[list[dict[str, Any
     from bot.messages import Inbound, Outbound
     from bot.outbox import Outbox
     from bot.store.models import Message
+    from sqlalchemy import select
     from connectors.webchat import CHANNEL, WebChatSender
 
     outbox = Outbox({CHANNEL: WebChatSender()})
@@ -62,39 +61,27 @@ async def measure(conversations: int, replies: dict[str, list[list[dict[str, Any
         address = tokens.new_session_id()
         for n, text in enumerate(script):
             inbound = Inbound(channel=CHANNEL, address=address, text=text, provider_message_id=f"{address}:m{n}")
-            with timed("is_duplicate"):
-                store.is_duplicate(inbound.channel, inbound.provider_message_id)
-            with timed("resolve"):
-                party = store.resolve(inbound)
-            with timed("store_inbound"):
-                message_id = store.store_inbound(party, inbound, text)
-            with timed("conversation"):
-                store.conversation(party.conversation_id)
-            detected = language.detect(text)
-            if detected:
-                with timed("set_language"):
-                    store.set_language(party.conversation_id, detected)
-            with timed("last_buttons"):
-                store.last_buttons(party.conversation_id, before=message_id)
+            with timed("accept"):
+                party, message_id = store.accept(inbound, text)
+            with timed("begin_turn"):
+                store.begin_turn(party.conversation_id, message_id, language.detect(text), False)
             reply_ids = []
             for raw in answers[n] if n < len(answers) else [{"text": "ok"}]:
                 with timed("rendering"):
                     outbound = Outbound.from_rasa(raw)
-                    outbound.to_json()
-                with timed("store_outbound"):
-                    reply_id = store.store_outbound(party.conversation_id, CHANNEL, outbound)
+                with timed("enqueue"):
+                    pending = outbox.enqueue(party.conversation_id, CHANNEL, outbound)
                 with timed("outbox"):
-                    status = await outbox.deliver(reply_id)
+                    status = await outbox.deliver(pending.id, pending)
                 if status != "sent":
-                    raise RuntimeError(f"outbox left reply {reply_id} {status}")
-                reply_ids.append(reply_id)
-            with timed("conversation"):
-                store.conversation(party.conversation_id)
-            with timed("mark_processed"):
-                store.mark_processed(message_id)
+                    raise RuntimeError(f"outbox left reply {pending.id} {status}")
+                reply_ids.append(pending.id)
+            with timed("finish_turn"):
+                store.finish_turn(party.conversation_id, message_id, processed=True)
             with timed("read_replies"):
                 with session_scope() as db:
-                    [store.message_json(db.get(Message, i)) for i in reply_ids]
+                    rows = db.execute(select(Message).where(Message.id.in_(reply_ids)).order_by(Message.id))
+                    [store.message_json(m) for m in rows.scalars()]
         return len(script)
 
     await conversation(0)  # connections, statement caches

@@ -18,7 +18,7 @@ from typing import Awaitable, Callable, Optional, Protocol
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from bot import conversations, handoff, language, linking
-from bot.conversations import Duplicate, Party
+from bot.conversations import Party
 from bot.messages import Button, Inbound, Outbound
 from bot.outbox import Outbox, Sender
 from bot.texts import text as say
@@ -65,6 +65,7 @@ class Receipt:
     replies: list[int] = field(default_factory=list)  # ids of the stored replies
     routed_to: str = "bot"  # bot | desk | system
     retry: bool = False  # the dialogue failed: the message stays `received`, to be processed again
+    finished: bool = field(default=False, repr=False)  # marked processed already (with the turn's last read)
 
 
 def _fold(text: str) -> str:
@@ -145,14 +146,11 @@ class Hub:
         Store failures propagate, so the connector answers 5xx and the provider retries: a
         message is never acknowledged before it is safely stored.
         """
-        if conversations.is_duplicate(inbound.channel, inbound.provider_message_id):
-            return None
-        party = conversations.resolve(inbound)
         text = storable(inbound.text or "").strip()
-        try:
-            message_id = conversations.store_inbound(party, inbound, text)
-        except Duplicate:
+        stored = conversations.accept(inbound, text)
+        if stored is None:
             return None
+        party, message_id = stored
         self._stored(party.conversation_id, message_id)
         return Accepted(inbound, party, message_id, text)
 
@@ -164,7 +162,7 @@ class Hub:
         try:
             async with self._locks[conversation_id]:
                 receipt = await self._process_locked(accepted)
-            if not receipt.retry:
+            if not receipt.retry and not receipt.finished:
                 conversations.mark_processed(accepted.message_id)
         finally:
             self._working.discard(accepted.message_id)
@@ -193,16 +191,16 @@ class Hub:
 
     async def _process_locked(self, accepted: Accepted) -> Receipt:
         inbound, message_id, text = accepted.inbound, accepted.message_id, accepted.text
-        # The status may have changed while this message waited for the lock.
-        current = conversations.conversation(accepted.party.conversation_id)
-        party = accepted.party
-        if current is not None:
-            party = Party(party.contact_id, current.id, current.status, current.language or party.language, party.identity_id)
-        receipt = Receipt(conversation_id=party.conversation_id, message_id=message_id)
+        # The status may have changed while this message waited for the lock; one read gives it,
+        # the options we offered last, and records the language this message is in.
         detected = language.detect(text)
+        party = accepted.party
+        turn = conversations.begin_turn(party.conversation_id, message_id, detected, bool(inbound.payload))
+        if turn.status is not None:
+            party = Party(party.contact_id, party.conversation_id, turn.status, turn.language or party.language,
+                          party.identity_id)
+        receipt = Receipt(conversation_id=party.conversation_id, message_id=message_id)
         lang = detected or party.language
-        if detected:
-            conversations.set_language(party.conversation_id, detected)
 
         code = linking.find_code(text)
         if code:
@@ -234,9 +232,7 @@ class Hub:
         # otherwise "/restart" or "/session_start" would reset the dialogue, and a payload Rasa
         # cannot answer would be retried as a failure and escalated. The words are kept.
         payload = inbound.payload
-        if payload and payload not in CONNECTOR_PAYLOADS and payload not in conversations.offered_payloads(
-            party.conversation_id, before=message_id
-        ):
+        if payload and payload not in CONNECTOR_PAYLOADS and payload not in turn.offered:
             logger.info("message %s of %s: ignored a payload we did not offer", message_id, party.conversation_id)
             payload = None
         if not text and not payload:
@@ -247,7 +243,7 @@ class Hub:
 
         # Only our own buttons may speak Rasa's "/intent{...}" syntax; typed text never does.
         typed = text.lstrip("/") if text.startswith("/") else text
-        user_text = payload or choose_option(text, conversations.last_buttons(party.conversation_id, before=message_id)) or typed
+        user_text = payload or choose_option(text, turn.buttons) or typed
         try:
             replies = await self._ask_rasa(inbound, party, user_text[:MAX_TEXT], message_id, lang)
         except Exception:  # noqa: BLE001 - the customer hears from us whatever broke
@@ -261,8 +257,10 @@ class Hub:
             replies = [] if accepted.attempt else [Outbound(say("received_later", lang))]
         for outbound in replies:
             receipt.replies.append(await self._reply(party.conversation_id, inbound.channel, outbound))
-        current = conversations.conversation(party.conversation_id)
-        if current is not None and current.status == "waiting_agent" and self.desk is not None:
+        # An action may have asked for a person (action_request_human runs in the action server).
+        status = conversations.finish_turn(party.conversation_id, message_id, processed=not receipt.retry)
+        receipt.finished = True
+        if status == "waiting_agent" and self.desk is not None:
             await self.desk.escalated(party.conversation_id)
         return receipt
 
@@ -348,10 +346,10 @@ class Hub:
 
     # -- outbound -------------------------------------------------------------------------------
     async def _reply(self, conversation_id: str, channel: str, outbound: Outbound, author: str = "bot") -> int:
-        message_id = conversations.store_outbound(conversation_id, channel, outbound, author=author)
-        self._stored(conversation_id, message_id)
-        await self.outbox.deliver(message_id)
-        return message_id
+        pending = self.outbox.enqueue(conversation_id, channel, outbound, author=author)
+        self._stored(conversation_id, pending.id)
+        await self.outbox.deliver(pending.id, pending)
+        return pending.id
 
     async def send(self, conversation_id: str, outbound: Outbound, author: str = "agent") -> int:
         """A proactive message (an agent's reply, a notification) to the contact's current channel."""

@@ -12,8 +12,9 @@ import logging
 from dataclasses import dataclass
 from typing import Optional, Protocol
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
+from bot import conversations
 from bot.db import session_scope, utcnow
 from bot.messages import Outbound
 from bot.store.models import ChannelIdentity, Conversation, Message
@@ -46,7 +47,7 @@ class Sender(Protocol):
 
 
 @dataclass(frozen=True)
-class _Pending:
+class Pending:
     id: int
     channel: str
     address: Optional[str]
@@ -77,12 +78,12 @@ class Outbox:
         self._inflight: set[int] = set()
         self._task: Optional[asyncio.Task] = None
 
-    def _load(self, message_id: int) -> Optional[_Pending]:
+    def _load(self, message_id: int) -> Optional[Pending]:
         with session_scope() as session:
             message = session.get(Message, message_id)
             if message is None or message.delivery_status != "pending":
                 return None
-            return _Pending(
+            return Pending(
                 id=message.id,
                 channel=message.channel,
                 address=_address(session, message.conversation_id, message.channel),
@@ -92,18 +93,27 @@ class Outbox:
 
     def _mark(self, message_id: int, **values) -> None:
         with session_scope() as session:
-            message = session.get(Message, message_id)
-            if message is not None:
-                for key, value in values.items():
-                    setattr(message, key, value)
+            session.execute(update(Message).where(Message.id == message_id).values(**values))
 
-    async def deliver(self, message_id: int) -> str:
-        """One attempt at sending a pending message; returns its delivery status afterwards."""
+    def enqueue(self, conversation_id: str, channel: str, outbound: Outbound, author: str = "bot") -> Pending:
+        """Stores a reply as pending and finds its address, in one transaction; deliver() sends it."""
+        with session_scope() as session:
+            message_id = conversations.add_outbound(session, conversation_id, channel, outbound, author)
+            address = _address(session, conversation_id, channel)
+        return Pending(id=message_id, channel=channel, address=address, outbound=outbound, attempts=0)
+
+    async def deliver(self, message_id: int, pending: Optional[Pending] = None) -> str:
+        """One attempt at sending a pending message; returns its delivery status afterwards.
+
+        `pending` is what enqueue() just stored (saves reading it back); without it the message
+        is loaded, and skipped unless it is still pending.
+        """
         if message_id in self._inflight:
             return "pending"
         self._inflight.add(message_id)
         try:
-            pending = self._load(message_id)
+            if pending is None:
+                pending = self._load(message_id)
             if pending is None:
                 return "done"
             sender = self.senders.get(pending.channel)

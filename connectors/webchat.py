@@ -219,11 +219,10 @@ class WebChatInput(InputChannel):
                     status=202,
                 )
             replies = []
-            with session_scope() as db:
-                for reply_id in receipt.replies:
-                    message = db.get(Message, reply_id)
-                    if message is not None:
-                        replies.append(conversations.message_json(message))
+            if receipt.replies:
+                with session_scope() as db:
+                    rows = db.execute(select(Message).where(Message.id.in_(receipt.replies)).order_by(Message.id))
+                    replies = [conversations.message_json(message) for message in rows.scalars()]
             return response.json(
                 {"conversation_id": receipt.conversation_id, "message_id": receipt.message_id, "replies": replies}
             )
