@@ -17,13 +17,15 @@ from typing import Awaitable, Callable, Optional, Protocol
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot import conversations, handoff, language, linking
+from bot import conversations, handoff, language, linking, rasa_tuning
 from bot.conversations import Party
 from bot.messages import Button, Inbound, Outbound
 from bot.outbox import Outbox, Sender
 from bot.texts import text as say
 
 logger = logging.getLogger(__name__)
+
+rasa_tuning.install()  # every server that runs our channels runs through the hub
 
 MAX_TEXT = 4000  # longer messages are cut here before NLU; the full text is stored
 RECOVER_AFTER_SECONDS = 30.0  # an inbound message still unprocessed this long after arriving is retried
