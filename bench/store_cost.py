@@ -39,11 +39,8 @@ async def measure(conversations: int, replies: dict[str, list[list[dict[str, Any
     from bench.load import SCRIPTS
     from bot import conversations as store
     from bot import language, tokens
-    from bot.db import session_scope
     from bot.messages import Inbound, Outbound
     from bot.outbox import Outbox
-    from bot.store.models import Message
-    from sqlalchemy import select
     from connectors.webchat import CHANNEL, WebChatSender
 
     outbox = Outbox({CHANNEL: WebChatSender()})
@@ -72,16 +69,14 @@ async def measure(conversations: int, replies: dict[str, list[list[dict[str, Any
                 with timed("enqueue"):
                     pending = outbox.enqueue(party.conversation_id, CHANNEL, outbound)
                 with timed("outbox"):
-                    status = await outbox.deliver(pending.id, pending)
+                    status = await outbox.deliver(pending)
                 if status != "sent":
                     raise RuntimeError(f"outbox left reply {pending.id} {status}")
                 reply_ids.append(pending.id)
             with timed("finish_turn"):
                 store.finish_turn(party.conversation_id, message_id, processed=True)
             with timed("read_replies"):
-                with session_scope() as db:
-                    rows = db.execute(select(Message).where(Message.id.in_(reply_ids)).order_by(Message.id))
-                    [store.message_json(m) for m in rows.scalars()]
+                store.messages_json(reply_ids)
         return len(script)
 
     await conversation(0)  # connections, statement caches

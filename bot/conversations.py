@@ -343,19 +343,14 @@ def finish_turn(conversation_id: str, message_id: int, processed: bool) -> Optio
         ).scalar_one_or_none()
 
 
-def last_buttons(conversation_id: str, before: Optional[int] = None) -> tuple[Button, ...]:
+def _last_buttons(session: Session, conversation_id: str, before: int) -> tuple[Button, ...]:
     """The options of the assistant's latest message before `before`, if nobody spoke since."""
-    with session_scope() as session:
-        return _last_buttons(session, conversation_id, before)
-
-
-def _last_buttons(session: Session, conversation_id: str, before: Optional[int]) -> tuple[Button, ...]:
     row = session.execute(
         select(Message.direction, Message.payload, Message.text)
         .where(
             Message.conversation_id == conversation_id,
             Message.private.is_(False),
-            Message.id < (before if before is not None else 2**62),
+            Message.id < before,
         )
         .order_by(Message.id.desc())
         .limit(1)
@@ -365,23 +360,18 @@ def _last_buttons(session: Session, conversation_id: str, before: Optional[int])
     return Outbound.from_json(row.payload, row.text or "").buttons
 
 
-def offered_payloads(conversation_id: str, before: Optional[int] = None, limit: int = 50) -> set[str]:
+def _offered_payloads(session: Session, conversation_id: str, before: int, limit: int = 50) -> set[str]:
     """The button payloads of the assistant's last `limit` messages before `before`.
 
     Added for the reliability suite (tests/reliability/test_bad_input.py): a payload a client
     sends (web chat body, Telegram callback_data) is only honoured if we offered it.
     """
-    with session_scope() as session:
-        return _offered_payloads(session, conversation_id, before, limit)
-
-
-def _offered_payloads(session: Session, conversation_id: str, before: Optional[int], limit: int = 50) -> set[str]:
     rows = session.execute(
         select(Message.payload)
         .where(
             Message.conversation_id == conversation_id,
             Message.direction == "out",
-            Message.id < (before if before is not None else 2**62),
+            Message.id < before,
         )
         .order_by(Message.id.desc())
         .limit(limit)
@@ -392,18 +382,6 @@ def _offered_payloads(session: Session, conversation_id: str, before: Optional[i
 def conversation(conversation_id: str) -> Optional[Conversation]:
     with session_scope() as session:
         return session.get(Conversation, conversation_id)
-
-
-def set_language(conversation_id: str, language: Optional[str]) -> None:
-    if language not in ("es", "en"):
-        return
-    with session_scope() as session:
-        conv = session.get(Conversation, conversation_id)
-        if conv is not None and conv.language != language:
-            conv.language = language
-            contact = session.get(Contact, conv.contact_id)
-            if contact is not None:
-                contact.language = language
 
 
 def history(conversation_id: str, after_id: int = 0, limit: int = 200) -> list[dict[str, Any]]:
@@ -420,6 +398,15 @@ def history(conversation_id: str, after_id: int = 0, limit: int = 200) -> list[d
             .limit(limit)
         ).scalars().all()
         return [message_json(m) for m in reversed(rows)]
+
+
+def messages_json(message_ids: list[int]) -> list[dict[str, Any]]:
+    """These messages (a turn's replies), oldest first, as JSON for clients."""
+    if not message_ids:
+        return []
+    with session_scope() as session:
+        rows = session.execute(select(Message).where(Message.id.in_(message_ids)).order_by(Message.id)).scalars()
+        return [message_json(m) for m in rows]
 
 
 def message_json(message: Message) -> dict[str, Any]:

@@ -350,7 +350,7 @@ class Hub:
     async def _reply(self, conversation_id: str, channel: str, outbound: Outbound, author: str = "bot") -> int:
         pending = self.outbox.enqueue(conversation_id, channel, outbound, author=author)
         self._stored(conversation_id, pending.id)
-        await self.outbox.deliver(pending.id, pending)
+        await self.outbox.deliver(pending)
         return pending.id
 
     async def send(self, conversation_id: str, outbound: Outbound, author: str = "agent") -> int:

@@ -102,18 +102,18 @@ class Outbox:
             address = _address(session, conversation_id, channel)
         return Pending(id=message_id, channel=channel, address=address, outbound=outbound, attempts=0)
 
-    async def deliver(self, message_id: int, pending: Optional[Pending] = None) -> str:
+    async def deliver(self, message: "int | Pending") -> str:
         """One attempt at sending a pending message; returns its delivery status afterwards.
 
-        `pending` is what enqueue() just stored (saves reading it back); without it the message
-        is loaded, and skipped unless it is still pending.
+        Given what enqueue() just stored, nothing is read back; given an id, the message is
+        loaded, and skipped unless it is still pending.
         """
+        message_id = message.id if isinstance(message, Pending) else message
         if message_id in self._inflight:
             return "pending"
         self._inflight.add(message_id)
         try:
-            if pending is None:
-                pending = self._load(message_id)
+            pending = message if isinstance(message, Pending) else self._load(message_id)
             if pending is None:
                 return "done"
             sender = self.senders.get(pending.channel)

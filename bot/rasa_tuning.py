@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from jsonschema import ValidationError, exceptions, validators
+from jsonschema import exceptions, validators
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
 
@@ -43,5 +43,3 @@ def install() -> None:
     """Idempotent."""
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
 
-
-__all__ = ["ValidationError", "install", "validate_action_result"]

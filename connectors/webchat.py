@@ -27,7 +27,7 @@ from bot import conversations, tokens
 from bot.db import session_scope
 from bot.hub import Hub, get_hub
 from bot.messages import Inbound, Outbound
-from bot.store.models import ChannelIdentity, Conversation, Message
+from bot.store.models import ChannelIdentity, Conversation
 
 logger = logging.getLogger(__name__)
 
@@ -218,11 +218,7 @@ class WebChatInput(InputChannel):
                     {"conversation_id": accepted.party.conversation_id, "message_id": accepted.message_id, "replies": []},
                     status=202,
                 )
-            replies = []
-            if receipt.replies:
-                with session_scope() as db:
-                    rows = db.execute(select(Message).where(Message.id.in_(receipt.replies)).order_by(Message.id))
-                    replies = [conversations.message_json(message) for message in rows.scalars()]
+            replies = conversations.messages_json(receipt.replies)
             return response.json(
                 {"conversation_id": receipt.conversation_id, "message_id": receipt.message_id, "replies": replies}
             )
