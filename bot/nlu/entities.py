@@ -1,7 +1,8 @@
 """`IdEntityNormaliser`: makes order/ticket ids, emails, quantities, branches and SKUs canonical.
 
-DIET learns *where* an id is, but not its canonical spelling, and it misses forms it never saw
-("ped10234", "Pedido #10234"). This component runs after DIETClassifier and EntitySynonymMapper,
+The entity extractor learns *where* an id is, but not its canonical spelling, and it misses forms
+it never saw ("ped10234", "Pedido #10234"). This component runs after the entity extractor
+(CRFEntityExtractor) and EntitySynonymMapper,
 rewrites what they found to canonical values, drops what is not a real id, and adds what they
 missed, so slots and actions only ever see "PED-10234", "TCK-2041", "mty" or "CF258A".
 """

@@ -68,11 +68,11 @@ def test_process_training_data_is_a_no_op(component: IdEntityNormaliser) -> None
     assert data.training_examples[0].get(ENTITIES) == []
 
 
-def test_project_config_runs_it_after_diet_and_synonyms() -> None:
+def test_project_config_runs_it_after_the_entity_extractor_and_synonyms() -> None:
     config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     names = [step["name"] for step in config["pipeline"]]
     position = names.index("bot.nlu.entities.IdEntityNormaliser")
-    assert position > names.index("DIETClassifier")
+    assert position > names.index("CRFEntityExtractor")
     assert position > names.index("EntitySynonymMapper")
 
 
