@@ -5,9 +5,8 @@ examples per intent) DIET's intent head generalised worse than a linear model ov
 n-grams, in cross-validation and on the independently written test sets, and it took most of
 the training time (`python -m bench.nlu_quality`, figures in the README). DIET still extracts
 the entities. Accents are stripped and text lower-cased, so "envio" and "envío" are one feature;
-character n-grams within words carry typos ("pedio", "pediddo") to the right intent. Matches of
-the RegexFeaturizer's patterns and lookup tables (ids, emails, products, branches) are added as
-features when that featurizer runs before this component. Digits and e-mail addresses are
+character n-grams within words carry typos ("pedio", "pediddo") to the right intent. Digits and
+e-mail addresses are
 reduced to their shape (`shape`) first: which order number someone typed says nothing about the
 intent, but that it is a bare five-digit number does.
 """
@@ -33,7 +32,6 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "linear_intent.skops"
-_REGEX_ORIGIN = "RegexFeaturizer"
 # What the persisted model may contain beyond what skops trusts by default: the IDF weights.
 _TRUSTED = {"scipy.sparse._csr.csr_matrix"}
 
@@ -67,7 +65,6 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             "C": 20.0,
             "word_ngrams": [1, 2],
             "char_ngrams": [1, 5],
-            "use_regex_features": True,
             "ranking_length": LABEL_RANKING_LENGTH,
             "random_seed": 1,
         }
@@ -100,23 +97,9 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
                                strip_accents="unicode", lowercase=True, sublinear_tf=True)
         return FeatureUnion([("word", word), ("char", char)])
 
-    def _regex_features(self, messages: List[Message]) -> Optional[scipy.sparse.csr_matrix]:
-        if not self._config["use_regex_features"]:
-            return None
-        rows = []
-        for message in messages:
-            _, sentence = message.get_sparse_features(TEXT, featurizers=[_REGEX_ORIGIN])
-            if sentence is None:
-                return None
-            rows.append(scipy.sparse.csr_matrix((sentence.features > 0).astype(np.float64)))
-        return scipy.sparse.vstack(rows).tocsr() if rows else None
-
     def _matrix(self, messages: List[Message], fit: bool = False) -> scipy.sparse.csr_matrix:
         texts = [shape(message.get(TEXT) or "") for message in messages]
         grams = self._vectorizer.fit_transform(texts) if fit else self._vectorizer.transform(texts)
-        regex = self._regex_features(messages)
-        if regex is not None and regex.shape[1]:
-            return scipy.sparse.hstack([grams, regex]).tocsr()
         return grams.tocsr()
 
     def train(self, training_data: TrainingData) -> Resource:
