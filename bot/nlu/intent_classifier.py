@@ -3,12 +3,13 @@
 Why not DIET's intents: on our data (short, misspelt, bilingual chat messages, a few hundred
 examples per intent) DIET's intent head generalised worse than a linear model over TF-IDF
 n-grams, in cross-validation and on the independently written test sets, and it took most of
-the training time (`python -m bench.nlu_quality`, figures in the README). DIET still extracts
-the entities. Accents are stripped and text lower-cased, so "envio" and "envío" are one feature;
-character n-grams within words carry typos ("pedio", "pediddo") to the right intent. Digits and
-e-mail addresses are
-reduced to their shape (`shape`) first: which order number someone typed says nothing about the
-intent, but that it is a bare five-digit number does.
+the training time (`python -m bench.nlu_quality`, figures in the README). Entities come from
+the CRF and IdEntityNormaliser.
+
+Accents are stripped and text lower-cased, so "envio" and "envío" are one feature; character
+n-grams within words carry typos ("pedio", "pediddo") to the right intent. Digits and e-mail
+addresses are reduced to their shape (`shape`) first: which order number someone typed says
+nothing about the intent, but that it is a bare five-digit number does.
 """
 from __future__ import annotations
 
