@@ -6,15 +6,22 @@ spaCy itself loads it with warning W095, and lemmas and place names come out rig
 tests/bot/nlu/test_spacy_nlp.py). This subclass keeps Rasa's component and drops only the refusal.
 The class keeps the name `SpacyNLP` because Rasa's recipe wires the spaCy tokenizer and
 featurizers to the provider node by that class name.
+
+Training sends each distinct text through spaCy once. Rasa pipes every example's text and
+every example's response: each FAQ example carries its answer (hundreds of words, both
+languages), so the same few dozen answers went through spaCy thousands of times, most of the
+spaCy share of a training run. A Doc is only read after parsing, so identical texts share one.
 """
 from __future__ import annotations
 
 import warnings
-from typing import Text
+from typing import Dict, List, Text, Tuple
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.utils import spacy_utils
 from rasa.nlu.utils.spacy_utils import SpacyModel
+from spacy.language import Language
+from spacy.tokens import Doc
 
 
 @DefaultV1Recipe.register(
@@ -31,3 +38,11 @@ class SpacyNLP(spacy_utils.SpacyNLP):
             warnings.filterwarnings("ignore", message=r".*\[W095\].*")
             language = spacy.load(spacy_model_name, disable=["parser"])
         return SpacyModel(model=language, model_name=spacy_model_name)
+
+    @staticmethod
+    def _process_content_bearing_samples(
+        model: Language, samples_to_pipe: List[Tuple[int, Text]]
+    ) -> List[Tuple[int, Doc]]:
+        distinct = list(dict.fromkeys(text for _, text in samples_to_pipe))
+        docs: Dict[Text, Doc] = dict(zip(distinct, model.pipe(distinct, batch_size=256)))
+        return [(index, docs[text]) for index, text in samples_to_pipe]
