@@ -190,7 +190,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folds", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "nlu.json")
-    parser.add_argument("--config", type=Path, default=CONFIG, help="another pipeline to compare (e.g. without spaCy)")
+    parser.add_argument("--config", type=Path, default=CONFIG, help="another pipeline to compare (e.g. bench/configs/with_spacy.yml)")
     args = parser.parse_args()
     globals()["CONFIG"] = args.config.resolve()
     print(json.dumps(evaluate(args.folds, args.out), indent=2, ensure_ascii=False))
