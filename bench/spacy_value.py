@@ -60,7 +60,7 @@ def _train(config: Path, workdir: Path) -> Path:
 def _score(model: Path, items: list[dict[str, Any]]) -> dict[str, float]:
     from rasa.core.agent import Agent
 
-    from bench.nlu_quality import macro_f1
+    from bench.nlu_quality import intent_of, macro_f1
 
     agent = Agent.load(str(model))
     loop = asyncio.new_event_loop()
@@ -68,7 +68,7 @@ def _score(model: Path, items: list[dict[str, Any]]) -> dict[str, float]:
     try:
         for item in items:
             parsed = loop.run_until_complete(agent.parse_message(item["text"]))
-            gold.append(item["label"].split("/")[0])
+            gold.append(intent_of(item["label"]))
             predicted.append((parsed.get("intent") or {}).get("name") or "nlu_fallback")
             got = {(e["entity"], _canonical(e["entity"], e.get("value", ""))) for e in parsed.get("entities") or []}
             hits += len(got & item["entities"])
