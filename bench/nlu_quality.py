@@ -5,9 +5,12 @@
 With K=1 (default) one stratified 80/20 split per language; with K>1, K-fold cross-validation.
 On each fold our pipeline (config.yml, NLU part, trained for real) and a TF-IDF + logistic
 regression baseline learn from the same training part and are scored on the same held-out part.
-The independently written sets tests/nlu/unseen_{es,en}.yml are scored by both systems trained
-on all of data/nlu, as the shipped model is: they measure the model users get on messages
-nobody wrote for training. Intents are compared at the level Rasa classifies them (`faq/*`
+The independently written sets tests/nlu/unseen_{es,en}.yml and the blind sets
+tests/nlu/blind_{es,en}.yml are scored by both systems trained on all of data/nlu, as the shipped
+model is: they measure the model users get on messages nobody wrote for training. The blind
+sets were written by someone who never saw the training data (nor the unseen sets), so no
+training example was written with them in view; for them we also count how often our FAQ
+selector picks the right answer. Intents are compared at the level Rasa classifies them (`faq/*`
 counts as `faq`); a message below the fallback threshold counts as wrong. The most frequent
 confusions of each system go into the JSON, to show where to work next.
 """
@@ -91,7 +94,8 @@ def train_ours(train: list[tuple[str, str]], workdir: Path) -> Path:
     return Path(model)
 
 
-def predict_ours(model: Path, texts: list[str]) -> list[str]:
+def parse_ours(model: Path, texts: list[str]) -> list[tuple[str, str]]:
+    """(intent, FAQ answer key or "") of each text, as the trained model parses it."""
     from rasa.core.agent import Agent
 
     agent = _agents.get(model) or _agents.setdefault(model, Agent.load(str(model)))
@@ -101,10 +105,15 @@ def predict_ours(model: Path, texts: list[str]) -> list[str]:
         for text in texts:
             parsed = loop.run_until_complete(agent.parse_message(text))
             name = (parsed.get("intent") or {}).get("name") or "nlu_fallback"
-            out.append(name)
+            selected = ((parsed.get("response_selector") or {}).get("faq") or {}).get("response") or {}
+            out.append((name, selected.get("intent_response_key") or ""))
         return out
     finally:
         loop.close()
+
+
+def predict_ours(model: Path, texts: list[str]) -> list[str]:
+    return [intent for intent, _ in parse_ours(model, texts)]
 
 
 _agents: dict = {}
@@ -125,9 +134,18 @@ def baseline(train: list[tuple[str, str]], texts: list[str]) -> list[str]:
 
 
 def _score(system: str, name: str, items: list[tuple[str, str]], model: Path, train: list[tuple[str, str]],
-           gold: dict[str, list[str]], pred: dict[str, dict[str, list[str]]], confusions: dict[str, Counter]) -> None:
+           gold: dict[str, list[str]], pred: dict[str, dict[str, list[str]]], confusions: dict[str, Counter],
+           faq_right: dict[str, list[int]]) -> None:
     texts = [t for t, _ in items]
-    predicted = predict_ours(model, texts) if system == "ours" else baseline(train, texts)
+    if system == "ours":
+        parsed = parse_ours(model, texts)
+        predicted = [intent for intent, _ in parsed]
+        if name.startswith("blind_"):
+            # The right FAQ answer: the message is an FAQ, read as one, and the selector picks its answer.
+            asked = [(label, answer) for (_, label), (_, answer) in zip(items, parsed) if label.startswith("faq/")]
+            faq_right[name] = [sum(label == answer for label, answer in asked), len(asked)]
+    else:
+        predicted = baseline(train, texts)
     expected = [intent_of(i) for _, i in items]
     if system == "ours":
         gold[name] += expected
@@ -139,19 +157,21 @@ def _score(system: str, name: str, items: list[tuple[str, str]], model: Path, tr
 
 def evaluate(folds: int, out: Path) -> dict:
     examples = {lang: load_examples(ROOT / "data" / "nlu" / f"{lang}.yml") for lang in LANGS}
-    unseen = {lang: load_examples(ROOT / "tests" / "nlu" / f"unseen_{lang}.yml") for lang in LANGS}
+    held_out_sets = {f"{kind}_{lang}": load_examples(ROOT / "tests" / "nlu" / f"{kind}_{lang}.yml")
+                     for kind in ("unseen", "blind") for lang in LANGS}
     split = {lang: stratified_folds(examples[lang], folds) for lang in LANGS}
     rounds = 1 if folds == 1 else folds
     gold: dict[str, list[str]] = defaultdict(list)
     pred: dict[str, dict[str, list[str]]] = {"ours": defaultdict(list), "baseline": defaultdict(list)}
     confusions: dict[str, Counter] = {"ours": Counter(), "baseline": Counter()}
+    faq_right: dict[str, list[int]] = {}
     train_seconds = []
-    # Rounds 0..rounds-1 are the held-out folds; the last round trains on everything for the unseen sets.
+    # Rounds 0..rounds-1 are the held-out folds; the last round trains on everything for the unseen and blind sets.
     for fold in range(rounds + 1):
         final = fold == rounds
         if final:
             train = [ex for lang in LANGS for ex in examples[lang]]
-            sets = {f"unseen_{lang}": unseen[lang] for lang in LANGS}
+            sets = held_out_sets
         else:
             held = {lang: set(split[lang][fold]) for lang in LANGS}
             train = [ex for lang in LANGS for i, ex in enumerate(examples[lang]) if i not in held[lang]]
@@ -163,12 +183,13 @@ def evaluate(folds: int, out: Path) -> dict:
                 train_seconds.append(time.monotonic() - started)
             for name, items in sets.items():
                 for system in ("ours", "baseline"):
-                    _score(system, name, items, model, train, gold, pred, confusions)
+                    _score(system, name, items, model, train, gold, pred, confusions, faq_right)
             _agents.pop(model, None)
-        label = "all data (unseen sets)" if final else f"fold {fold + 1}/{rounds}"
+        label = "all data (unseen and blind sets)" if final else f"fold {fold + 1}/{rounds}"
         print(f"{label} done", file=sys.stderr, flush=True)
     result: dict = {"folds": folds, "examples": {lang: len(examples[lang]) for lang in LANGS},
-                    "unseen_examples": {lang: len(unseen[lang]) for lang in LANGS}}
+                    "unseen_examples": {lang: len(held_out_sets[f"unseen_{lang}"]) for lang in LANGS},
+                    "blind_examples": {lang: len(held_out_sets[f"blind_{lang}"]) for lang in LANGS}}
     for system in ("ours", "baseline"):
         scores = {name: round(macro_f1(gold[name], pred[system][name]), 4) for name in gold}
         both = round(macro_f1(gold["es"] + gold["en"], pred[system]["es"] + pred[system]["en"]), 4)
@@ -178,8 +199,11 @@ def evaluate(folds: int, out: Path) -> dict:
             "f1_en": scores["en"],
             "f1_unseen_es": scores["unseen_es"],
             "f1_unseen_en": scores["unseen_en"],
+            "f1_blind_es": scores["blind_es"],
+            "f1_blind_en": scores["blind_en"],
             "top_confusions": dict(confusions[system].most_common(12)),
         }
+    result["ours"]["faq_answer_right_blind"] = {name.split("_")[1]: right for name, right in sorted(faq_right.items())}
     result["nlu_train_seconds_per_fold"] = round(sum(train_seconds) / len(train_seconds), 1)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")

@@ -253,12 +253,19 @@ def markdown(result: dict[str, Any]) -> str:
         cached = " Cached from an earlier `python -m bench.nlu_quality` run, not measured in this one." if nlu.get("cached") else ""
         lines += ["## NLU quality (intent macro-F1)", "",
                   f"{how} per language, the same split for both systems; `unseen` are the independently "
-                  f"written test sets tests/nlu/unseen_*.yml.{cached}", "",
-                  "| system | both | es | en | unseen es | unseen en |", "|---|---:|---:|---:|---:|---:|"]
+                  f"written test sets tests/nlu/unseen_*.yml, `blind` the sets tests/nlu/blind_*.yml written "
+                  f"without sight of the training data; both scored with the model trained on all of it.{cached}", "",
+                  "| system | both | es | en | unseen es | unseen en | blind es | blind en |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for system, label in (("ours", "ours (config.yml pipeline)"), ("baseline", "TF-IDF + logistic regression")):
             s = nlu.get(system) or {}
             lines.append(f"| {label} | {_f(s.get('f1'), 3)} | {_f(s.get('f1_es'), 3)} | {_f(s.get('f1_en'), 3)} "
-                         f"| {_f(s.get('f1_unseen_es'), 3)} | {_f(s.get('f1_unseen_en'), 3)} |")
+                         f"| {_f(s.get('f1_unseen_es'), 3)} | {_f(s.get('f1_unseen_en'), 3)} "
+                         f"| {_f(s.get('f1_blind_es'), 3)} | {_f(s.get('f1_blind_en'), 3)} |")
+        faq = (nlu.get("ours") or {}).get("faq_answer_right_blind") or {}
+        if faq:
+            lines += ["", "Right FAQ answer on the blind sets' FAQ questions (ours): "
+                      + ", ".join(f"{lang} {right}/{total}" for lang, (right, total) in sorted(faq.items())) + "."]
         lines.append("")
     if result.get("errors"):
         lines += ["## Problems in this run", "", *[f"- {e}" for e in result["errors"]], ""]

@@ -22,6 +22,10 @@ if str(ROOT) not in sys.path:  # runnable with a bare `pytest`, without an insta
 from bot.demo_data import BRANCHES, PRODUCTS  # noqa: E402
 TRAIN_FILES = {"es": ROOT / "data/nlu/es.yml", "en": ROOT / "data/nlu/en.yml"}
 UNSEEN_FILES = {"es": ROOT / "tests/nlu/unseen_es.yml", "en": ROOT / "tests/nlu/unseen_en.yml"}
+# Written without sight of the training data or the unseen sets; intents only, no entity annotations.
+BLIND_FILES = {"es": ROOT / "tests/nlu/blind_es.yml", "en": ROOT / "tests/nlu/blind_en.yml"}
+HELD_OUT_FILES = {f"{kind}_{lang}": path for kind, files in (("unseen", UNSEEN_FILES), ("blind", BLIND_FILES))
+                  for lang, path in files.items()}
 SYNONYMS_FILE = ROOT / "data/nlu/synonyms.yml"
 FAQ_FILE = ROOT / "data/faq_responses.yml"
 
@@ -43,6 +47,8 @@ MIN_COUNTS: dict[str, int] = {
 CONTRACT_INTENTS = set(MIN_COUNTS)
 ENTITIES = {"order_id", "ticket_id", "product", "branch", "quantity", "email"}
 MIN_UNSEEN_PER_INTENT = 8
+# The blind sets are scored per intent (`faq/*` as `faq`), and each FAQ topic appears in them.
+MIN_BLIND_PER_INTENT = 10
 
 # [text](entity) or [text]{"entity": ..., "value": ...}
 ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<entity>[^)]+)\)|(?P<json>\{[^}]+\}))")
@@ -131,15 +137,21 @@ def test_no_example_is_listed_under_two_intents() -> None:
     assert not clashes
 
 
-@pytest.mark.parametrize("lang", sorted(UNSEEN_FILES))
-def test_unseen_sets_cover_every_intent(lang: str) -> None:
-    examples = _examples(UNSEEN_FILES[lang])
+@pytest.mark.parametrize("name", sorted(HELD_OUT_FILES))
+def test_held_out_sets_cover_every_intent(name: str) -> None:
+    examples = _examples(HELD_OUT_FILES[name])
     assert set(examples) == CONTRACT_INTENTS
-    short = {i: len(e) for i, e in examples.items() if len(set(e)) < MIN_UNSEEN_PER_INTENT}
-    assert not short, f"{lang}: unseen intents with too few examples: {short}"
+    if name.startswith("blind"):
+        counts: dict[str, set[str]] = {}
+        for intent, texts in examples.items():
+            counts.setdefault(intent.split("/")[0], set()).update(texts)
+        short = {i: len(e) for i, e in counts.items() if len(e) < MIN_BLIND_PER_INTENT}
+    else:
+        short = {i: len(e) for i, e in examples.items() if len(set(e)) < MIN_UNSEEN_PER_INTENT}
+    assert not short, f"{name}: held-out intents with too few examples: {short}"
 
 
-def test_unseen_examples_never_repeat_training_examples() -> None:
+def test_held_out_examples_never_repeat_training_examples() -> None:
     training = {
         _normalise(example)
         for path in TRAIN_FILES.values()
@@ -148,7 +160,7 @@ def test_unseen_examples_never_repeat_training_examples() -> None:
     }
     copies = [
         (path.name, example)
-        for path in UNSEEN_FILES.values()
+        for path in HELD_OUT_FILES.values()
         for examples in _examples(path).values()
         for example in examples
         if _normalise(example) in training
