@@ -50,7 +50,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
         helper = subprocess.Popen(runner.action_server_command(5055), cwd=ROOT, env=env)
     try:
         return subprocess.call(
-            [sys.executable, "-m", "rasa", "shell", "--model", str(MODEL_PATH),
+            [sys.executable, "-m", "bot.quiet", "rasa", "shell", "--model", str(MODEL_PATH),
              "--endpoints", "endpoints.yml", "--port", "5006"],
             cwd=ROOT, env=env,
         )
