@@ -37,6 +37,21 @@ def test_faqs_are_answered(chat, sender, text, expected):
     assert expected in joined(chat.texts(sender, text))
 
 
+@pytest.mark.parametrize(
+    "opening, closing, expected",
+    [
+        ("hola", "gracias, adiós", "Hasta luego"),
+        ("hola", "muchas gracias, hasta luego", "Hasta luego"),
+        ("hi", "thanks, bye", "Goodbye"),
+        ("hi", "ok thanks bye", "Goodbye"),
+    ],
+)
+def test_thanks_with_a_farewell_is_a_goodbye_not_a_miss(chat, sender, opening, closing, expected):
+    """The commonest last message; thank and goodbye tied on it and the fallback answered."""
+    chat.texts(sender, opening)
+    assert expected in joined(chat.texts(sender, closing))
+
+
 def test_bot_challenge(chat, sender):
     assert "virtual" in joined(chat.texts(sender, "eres un robot?"))
 
