@@ -98,7 +98,8 @@ def test_declining_the_offer_keeps_the_bot_talking(chat, sender):
     chat.texts(sender, "hello")
     chat.texts(sender, "what is the capital of mongolia")
     assert "agent" in joined(chat.texts(sender, "who won the world cup in 1986"))
-    chat.texts(sender, "no thanks")
+    declined = chat.texts(sender, "no thanks")
+    assert len(declined) == 1 and "didn't quite get" not in declined[0]
     assert not chat.tracker(sender).is_paused()
     assert "9:00" in joined(chat.texts(sender, "what are your opening hours?"))
 

@@ -37,6 +37,18 @@ def test_delayed_order_says_so_and_offers_a_ticket_that_is_opened_on_yes(chat, v
     assert "TCK-" in reply and "reporte" in reply
 
 
+@pytest.mark.parametrize("answer, expected", [("si", "TCK-"), ("no", "algo más")])
+def test_the_answer_to_the_ticket_offer_gets_one_reply_after_the_email_check(chat, sender, answer, expected):
+    """Anonymous, so the order form asks for the email first; the yes or no is then answered
+    once, not followed by "I didn't get that" (the rule did not say that the offer is cleared)."""
+    chat.texts(sender, "buenas, mi pedido 10235 no ha llegado")
+    reply = joined(chat.texts(sender, "ana.lopez@example.com"))
+    assert "retraso" in reply and "reporte" in reply
+    replies = chat.texts(sender, answer)
+    assert expected in joined(replies)
+    assert len(replies) == 1 and "no te entendí" not in joined(replies)
+
+
 def test_someone_elses_order_reads_exactly_like_a_missing_one(chat, verified):
     stranger = verified(phone="+5215599998888")
     other = joined(chat.texts(stranger, "estatus del pedido PED-10240"))
