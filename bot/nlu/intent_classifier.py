@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from typing import Any, Dict, List, Optional, Text, Type
 
 import numpy as np
@@ -44,6 +45,12 @@ _DIGIT = re.compile(r"[0-9]")
 def shape(text: str) -> str:
     """The text with every digit as 0 and every e-mail address as one token."""
     return _DIGIT.sub("0", _EMAIL.sub(" emailaddress ", text))
+
+
+def punctuation_only(text: str) -> bool:
+    """True for text made of punctuation and spaces alone ("?", "...", "¿¡!!"); emoji are not
+    punctuation (a thumbs-up answers a question)."""
+    return bool(text.strip()) and all(ch.isspace() or unicodedata.category(ch).startswith("P") for ch in text)
 
 
 def _skops_io() -> Any:
@@ -131,6 +138,13 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         names = self._classifier.classes_
         limit = self._config["ranking_length"]
         for message, row in zip(messages, probabilities):
+            if punctuation_only(message.get(TEXT) or ""):
+                # "?" or "..." says nothing about what the person wants; every FAQ ends in "?", so
+                # the n-grams read it as one (a bare "?" got the shipping answer). No intent, no
+                # confidence: the FallbackClassifier answers it.
+                message.set(INTENT, {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, add_to_output=True)
+                message.set("intent_ranking", [], add_to_output=True)
+                continue
             order = np.argsort(-row)
             ranking = [{INTENT_NAME_KEY: str(names[i]), PREDICTED_CONFIDENCE_KEY: float(row[i])} for i in order]
             message.set(INTENT, ranking[0], add_to_output=True)

@@ -31,6 +31,8 @@ def test_answers_in_the_language_of_the_person(chat, sender):
         ("do you take credit cards?", "card"),
         ("como le hago para ser distribuidor", "RFC"),
         ("necesito mi factura, como la pido", "CFDI"),
+        ("venden impresoras?", "mayoristas de tecnología"),
+        ("what brands do you carry", "IT wholesaler"),
     ],
 )
 def test_faqs_are_answered(chat, sender, text, expected):
@@ -50,6 +52,12 @@ def test_thanks_with_a_farewell_is_a_goodbye_not_a_miss(chat, sender, opening, c
     """The commonest last message; thank and goodbye tied on it and the fallback answered."""
     chat.texts(sender, opening)
     assert expected in joined(chat.texts(sender, closing))
+
+
+@pytest.mark.parametrize("opening, bare, expected", [("hola", "?", "no te entendí"), ("hi", "...", "didn't quite get")])
+def test_punctuation_alone_gets_the_fallback_not_an_faq(chat, sender, opening, bare, expected):
+    chat.texts(sender, opening)
+    assert expected in joined(chat.texts(sender, bare))
 
 
 def test_bot_challenge(chat, sender):

@@ -31,7 +31,7 @@ FAQ_FILE = ROOT / "data/faq_responses.yml"
 
 FAQ_SUBINTENTS = [
     "business_hours", "shipping", "payment_methods", "returns", "warranty", "branches",
-    "invoice", "become_distributor", "credit_terms", "quotes", "tech_support", "order_cutoff",
+    "invoice", "become_distributor", "credit_terms", "quotes", "tech_support", "order_cutoff", "catalog",
 ]
 MIN_COUNTS: dict[str, int] = {
     **{name: 45 for name in (

@@ -137,3 +137,19 @@ def test_saving_and_loading_leave_the_logging_level_alone(storage: LocalModelSto
         assert root.level == logging.INFO
     finally:
         root.setLevel(before)
+
+
+@pytest.mark.parametrize("text, bare", [
+    ("?", True), ("...", True), ("¿¡!!", True), (" ? ", True),
+    ("👍", False), ("ok?", False), ("PED-10234", False), ("", False),
+])
+def test_punctuation_alone_is_told_apart(text: str, bare: bool) -> None:
+    assert intent_classifier.punctuation_only(text) is bare
+
+
+def test_punctuation_alone_gets_no_intent_so_the_fallback_answers(storage: LocalModelStorage) -> None:
+    component, _ = _trained(storage)
+    message = _classify(component, "??")
+    assert message.get(INTENT) == {"name": None, "confidence": 0.0}
+    assert message.get("intent_ranking") == []
+    assert _classify(component, "hola?").get(INTENT)["name"] == "greet"
