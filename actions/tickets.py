@@ -1,6 +1,7 @@
 """Complaints become tickets: the open-ticket form, the delayed-order shortcut and ticket status."""
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any, Dict, List, Optional, Text
 
@@ -48,6 +49,16 @@ def categorise(text: str) -> Optional[str]:
     return None
 
 
+_IDS_AND_EMAILS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b(?:ped|tck|#)?[-# ]?\d+\b", re.IGNORECASE)
+
+
+def describes_something(text: str) -> bool:
+    """A description needs words: an e-mail address or an order number alone is not one (it is
+    what someone types when they answer the wrong question)."""
+    rest = _IDS_AND_EMAILS.sub(" ", text)
+    return sum(ch.isalpha() for ch in rest) >= 3
+
+
 class ValidateOpenTicketForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_open_ticket_form"
@@ -63,7 +74,9 @@ class ValidateOpenTicketForm(FormValidationAction):
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         text = str(slot_value or "").strip()
-        result: Dict[Text, Any] = {"ticket_category": categorise(text) or "other"}
+        # An order number given as the answer ("PED-10234") says the ticket is about that order.
+        category = categorise(text) or ("order" if find_order_ids(text) else "other")
+        result: Dict[Text, Any] = {"ticket_category": category}
         # Someone who skips the buttons and tells the story has given the description too.
         if text.lower() not in _OPTION_CODES and len(text.split()) >= 4 and not tracker.get_slot("ticket_description"):
             result["ticket_description"] = text[:MAX_DESCRIPTION]
@@ -73,8 +86,8 @@ class ValidateOpenTicketForm(FormValidationAction):
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         text = str(slot_value or "").strip()
-        if len(text) < 3:
-            return {"ticket_description": None}
+        if not describes_something(text):
+            return {"ticket_description": None}  # asked again
         return {"ticket_description": text[:MAX_DESCRIPTION]}
 
     def validate_email(

@@ -29,6 +29,21 @@ def test_anonymous_complaint_in_spanish_creates_a_ticket(chat, sender):
         assert "pantalla estrellada" in ticket.description
 
 
+def test_an_order_number_and_an_email_are_not_taken_for_the_description(chat, sender):
+    """Answers to the wrong question: the order number as the category, the e-mail as the story."""
+    chat.texts(sender, "tengo un problema con mi pedido")
+    reply = joined(chat.texts(sender, "PED-10234"))
+    assert "qué pasó" in reply
+    reply = joined(chat.texts(sender, "ana.lopez@example.com"))
+    assert "TCK-" not in reply and "qué pasó" in reply  # asked again
+    reply = joined(chat.texts(sender, "llegaron 3 mouse en vez de 5"))
+    assert "TCK-" in reply
+    with session_scope() as session:
+        ticket = session.execute(select(Ticket).where(Ticket.conversation_id == sender)).scalar_one()
+        assert ticket.category == "order" and ticket.description == "llegaron 3 mouse en vez de 5"
+        assert ticket.contact_email == "ana.lopez@example.com"
+
+
 def test_verified_customer_opens_ticket_in_english_and_checks_its_status(chat, verified):
     sender = verified(phone="+5215512345678")
     chat.texts(sender, "I want to file a complaint")
