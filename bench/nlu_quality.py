@@ -8,8 +8,8 @@ regression baseline learn from the same training part and are scored on the same
 The independently written sets tests/nlu/unseen_{es,en}.yml and the blind sets
 tests/nlu/blind_{es,en}.yml are scored by both systems trained on all of data/nlu, as the shipped
 model is: they measure the model users get on messages nobody wrote for training. The blind
-sets were written by someone who never saw the training data (nor the unseen sets), so no
-training example was written with them in view; for them we also count how often our FAQ
+sets were written by people who never saw the training data, and no training example was
+written with them in view; for them we also count how often our FAQ
 selector picks the right answer. Intents are compared at the level Rasa classifies them (`faq/*`
 counts as `faq`); a message below the fallback threshold counts as wrong. The most frequent
 confusions of each system go into the JSON, to show where to work next.
@@ -110,10 +110,6 @@ def parse_ours(model: Path, texts: list[str]) -> list[tuple[str, str]]:
         return out
     finally:
         loop.close()
-
-
-def predict_ours(model: Path, texts: list[str]) -> list[str]:
-    return [intent for intent, _ in parse_ours(model, texts)]
 
 
 _agents: dict = {}
