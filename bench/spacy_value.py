@@ -6,10 +6,10 @@ Both pipelines are trained for real on all of data/ (NLU part) and scored on the
 independently written unseen sets, per language: intent macro-F1 (as in nlu_quality), entity
 F1 (an entity counts when its type and canonical value match an annotation; values of both
 sides go through the same canonicalisation, bot.nlu.entities' normalisers), and how often the
-ResponseSelector picks the right answer for the FAQ questions. The intent classifier reads the
-raw text, so spaCy can only change the other two: lemmas feed the ResponseSelector's word
-features, part-of-speech tags the CRF, place names the branch finder. (The spaCy EntityRuler
-inside IdEntityNormaliser runs in both.)
+FAQ selector picks the right answer for the FAQ questions. The intent classifier and, since
+2026-12-02, the FAQ selector read the raw text, so spaCy can only change the entities: its
+tokens feed the CRF, its place names the branch finder. (The spaCy EntityRuler inside
+IdEntityNormaliser runs in both.)
 """
 from __future__ import annotations
 
