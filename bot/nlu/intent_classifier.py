@@ -124,12 +124,16 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         if len({m.get(INTENT) for m in examples}) < 2:
             logger.debug("LinearIntentClassifier: fewer than two intents, nothing to train")
             return self._resource
+        self._fit(examples, [m.get(INTENT) for m in examples])
+        return self._resource
+
+    def _fit(self, examples: List[Message], labels: List[Text]) -> None:
+        """Fits a new vectorizer and classifier on `examples` and persists them."""
         self._vectorizer = self._new_vectorizer()
         features = self._matrix(examples, fit=True)
         self._classifier = self._new_classifier()
-        self._classifier.fit(features, [m.get(INTENT) for m in examples])
+        self._classifier.fit(features, labels)
         self.persist()
-        return self._resource
 
     def process(self, messages: List[Message]) -> List[Message]:
         if self._classifier is None:

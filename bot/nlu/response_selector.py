@@ -69,11 +69,7 @@ class LinearResponseSelector(LinearIntentClassifier):
         if len({m.get(INTENT_RESPONSE_KEY) for m in examples}) < 2:
             logger.debug("LinearResponseSelector: fewer than two %s answers, nothing to train", self.retrieval_intent)
             return self._resource
-        self._vectorizer = self._new_vectorizer()
-        features = self._matrix(examples, fit=True)
-        self._classifier = self._new_classifier()
-        self._classifier.fit(features, [m.get(INTENT_RESPONSE_KEY) for m in examples])
-        self.persist()
+        self._fit(examples, [m.get(INTENT_RESPONSE_KEY) for m in examples])
         return self._resource
 
     def process(self, messages: List[Message]) -> List[Message]:
