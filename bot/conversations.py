@@ -1,7 +1,7 @@
 """Store operations the hub needs: who is writing, which conversation, what was said.
 
-Every function is one short transaction. They are synchronous: SQLite and PostgreSQL answer
-these indexed lookups in well under a millisecond, less than a thread hop would cost. The hub's
+Every function is one short, synchronous transaction; async callers go through `bot.db.call`,
+which runs them in place on SQLite and on the store's threads on PostgreSQL. The hub's
 hot path uses the merged ones (`accept`, `begin_turn`, `add_outbound`, `finish_turn`): one
 message with one reply costs five transactions of ours instead of eleven, because each
 transaction's fixed cost (session, BEGIN, COMMIT, ORM bookkeeping) dominated the work inside.

@@ -5,10 +5,13 @@ embedded SQLite file (the default) and on PostgreSQL, chosen by `bot.config.data
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, TypeVar
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine, make_url
@@ -31,6 +34,10 @@ NAMING_CONVENTION = {
 Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Threads that run store calls for a database server (see `call`); fewer than the engine's pool.
+SERVER_STORE_THREADS = 4
+
+T = TypeVar("T")
 
 
 def utcnow() -> dt.datetime:
@@ -147,3 +154,33 @@ def dispose(url: Optional[str] = None) -> None:
             engine = _engines.pop(key, None)
             if engine is not None:
                 engine.dispose()
+
+
+_executor: Optional[ThreadPoolExecutor] = None
+
+
+@functools.lru_cache(maxsize=8)
+def _is_server(url: str) -> bool:
+    return make_url(url).get_backend_name() != "sqlite"
+
+
+def _store_threads() -> ThreadPoolExecutor:
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=SERVER_STORE_THREADS, thread_name_prefix="store")
+        return _executor
+
+
+async def call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Runs a blocking store function from async code without stalling the event loop on a server.
+
+    On a database server (PostgreSQL) each transaction waits on the network several times, and
+    every message of every conversation waited with it while the event loop was blocked: on
+    PostgreSQL at 50 concurrent conversations we served 0.73x plain Rasa's throughput (bench,
+    2026-12-02). There the call runs on a few store threads. On SQLite, in-process and answering
+    in microseconds, it runs in place: a thread hop would cost more than it frees.
+    """
+    if not _is_server(config.database_url()):
+        return fn(*args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(_store_threads(), functools.partial(fn, *args, **kwargs))

@@ -17,7 +17,7 @@ from typing import Awaitable, Callable, Optional, Protocol
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot import conversations, handoff, language, linking, rasa_tuning
+from bot import conversations, db, handoff, language, linking, rasa_tuning
 from bot.conversations import Party
 from bot.messages import Button, Inbound, Outbound
 from bot.outbox import Outbox, Sender
@@ -149,7 +149,7 @@ class Hub:
         message is never acknowledged before it is safely stored.
         """
         text = storable(inbound.text or "").strip()
-        stored = conversations.accept(inbound, text)
+        stored = await db.call(conversations.accept, inbound, text)
         if stored is None:
             return None
         party, message_id = stored
@@ -165,7 +165,7 @@ class Hub:
             async with self._locks[conversation_id]:
                 receipt = await self._process_locked(accepted)
             if not receipt.retry and not receipt.finished:
-                conversations.mark_processed(accepted.message_id)
+                await db.call(conversations.mark_processed, accepted.message_id)
         finally:
             self._working.discard(accepted.message_id)
             # The lock goes when nobody holds or awaits it (it used to be kept forever: the check
@@ -197,7 +197,7 @@ class Hub:
         # the options we offered last, and records the language this message is in.
         detected = language.detect(text)
         party = accepted.party
-        turn = conversations.begin_turn(party.conversation_id, message_id, detected, bool(inbound.payload))
+        turn = await db.call(conversations.begin_turn, party.conversation_id, message_id, detected, bool(inbound.payload))
         if turn.status is not None:
             party = Party(party.contact_id, party.conversation_id, turn.status, turn.language or party.language,
                           party.identity_id)
@@ -217,7 +217,7 @@ class Hub:
                 return receipt
 
         if party.status == "closed":
-            conversations.reopen(party.conversation_id)
+            await db.call(conversations.reopen, party.conversation_id)
             await self._new_session(inbound, party)
         elif party.status in ("waiting_agent", "agent"):
             receipt.routed_to = "desk"
@@ -260,7 +260,7 @@ class Hub:
         for outbound in replies:
             receipt.replies.append(await self._reply(party.conversation_id, inbound.channel, outbound))
         # An action may have asked for a person (action_request_human runs in the action server).
-        status = conversations.finish_turn(party.conversation_id, message_id, processed=not receipt.retry)
+        status = await db.call(conversations.finish_turn, party.conversation_id, message_id, processed=not receipt.retry)
         receipt.finished = True
         if status == "waiting_agent" and self.desk is not None:
             await self.desk.escalated(party.conversation_id)
@@ -299,7 +299,7 @@ class Hub:
             logger.exception("could not start a new session for %s", party.conversation_id)
 
     async def _redeem(self, inbound: Inbound, party: Party, code: str, lang: Optional[str], receipt: Receipt) -> Receipt:
-        result = linking.redeem(code, inbound.channel, inbound.address)
+        result = await db.call(linking.redeem, code, inbound.channel, inbound.address)
         key = {
             "linked": "linked",
             "already_linked": "already_linked",
@@ -348,14 +348,14 @@ class Hub:
 
     # -- outbound -------------------------------------------------------------------------------
     async def _reply(self, conversation_id: str, channel: str, outbound: Outbound, author: str = "bot") -> int:
-        pending = self.outbox.enqueue(conversation_id, channel, outbound, author=author)
+        pending = await db.call(self.outbox.enqueue, conversation_id, channel, outbound, author=author)
         self._stored(conversation_id, pending.id)
         await self.outbox.deliver(pending)
         return pending.id
 
     async def send(self, conversation_id: str, outbound: Outbound, author: str = "agent") -> int:
         """A proactive message (an agent's reply, a notification) to the contact's current channel."""
-        current = conversations.conversation(conversation_id)
+        current = await db.call(conversations.conversation, conversation_id)
         if current is None:
             raise LookupError(conversation_id)
         return await self._reply(conversation_id, current.last_channel or "webchat", outbound, author)

@@ -14,7 +14,7 @@ from typing import Optional, Protocol
 
 from sqlalchemy import or_, select, update
 
-from bot import conversations
+from bot import conversations, db
 from bot.db import session_scope, utcnow
 from bot.messages import Outbound
 from bot.store.models import ChannelIdentity, Conversation, Message
@@ -113,14 +113,14 @@ class Outbox:
             return "pending"
         self._inflight.add(message_id)
         try:
-            pending = message if isinstance(message, Pending) else self._load(message_id)
+            pending = message if isinstance(message, Pending) else await db.call(self._load, message_id)
             if pending is None:
                 return "done"
             sender = self.senders.get(pending.channel)
             if sender is None or pending.address is None:
                 reason = f"channel {pending.channel} is not configured" if sender is None else "no address"
                 logger.error("message %s failed: %s", message_id, reason)
-                self._mark(message_id, delivery_status="failed", error=reason)
+                await db.call(self._mark, message_id, delivery_status="failed", error=reason)
                 return "failed"
             attempts = pending.attempts + 1
             try:
@@ -132,18 +132,20 @@ class Outbox:
                 if not error.retryable or attempts >= MAX_ATTEMPTS:
                     status = getattr(error, "status", None) or "failed"
                     logger.error("message %s %s after %d attempts: %s", message_id, status, attempts, error.reason)
-                    self._mark(message_id, delivery_status=status, error=error.reason, attempts=attempts)
+                    await db.call(self._mark, message_id, delivery_status=status, error=error.reason, attempts=attempts)
                     return status
                 delay = backoff(attempts, error.retry_after)
                 logger.warning("message %s: %s; retry in %.1f s", message_id, error.reason, delay)
-                self._mark(
+                await db.call(
+                    self._mark,
                     message_id,
                     attempts=attempts,
                     error=error.reason,
                     next_attempt_at=utcnow() + dt.timedelta(seconds=delay),
                 )
                 return "pending"
-            self._mark(
+            await db.call(
+                self._mark,
                 message_id,
                 delivery_status="sent",
                 provider_message_id=provider_id,
@@ -173,7 +175,7 @@ class Outbox:
 
     async def flush(self) -> None:
         """Tries every due message once, in order."""
-        for message_id in self.due():
+        for message_id in await db.call(self.due):
             await self.deliver(message_id)
 
     async def run_forever(self, interval: float = 0.5) -> None:

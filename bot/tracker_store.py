@@ -5,14 +5,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any, Generator, Optional
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore, ensure_schema_exists
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.engine import make_url
 
-from bot import config
+from bot import config, db
 
 
 class UnisonoTrackerStore(SQLTrackerStore):
@@ -65,3 +68,38 @@ class UnisonoTrackerStore(SQLTrackerStore):
             yield session
         finally:
             session.close()
+
+    # Rasa's SQLTrackerStore declares these async but runs its queries on the event loop: with
+    # PostgreSQL every message of every conversation waited for each tracker read and write.
+    # The same queries run through bot.db.call: on the store's threads for a database server,
+    # in place on SQLite.
+    async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
+        return await db.call(self._retrieve_blocking, sender_id, fetch_events_from_all_sessions)
+
+    def _retrieve_blocking(self, sender_id: str, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
+        with self.session_scope() as session:
+            rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=fetch_events_from_all_sessions).all()
+            events = [json.loads(row.data) for row in rows]
+        if self.domain and events:
+            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        return None
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await self.stream_events(tracker)
+        await db.call(self._save_blocking, tracker)
+
+    def _save_blocking(self, tracker: DialogueStateTracker) -> None:
+        with self.session_scope() as session:
+            for event in list(self._additional_events(session, tracker)):
+                data = event.as_dict()
+                session.add(
+                    self.SQLEvent(
+                        sender_id=tracker.sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    )
+                )
+            session.commit()

@@ -23,7 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy import select
 
-from bot import conversations, tokens
+from bot import conversations, db, tokens
 from bot.db import session_scope
 from bot.hub import Hub, get_hub
 from bot.messages import Inbound, Outbound
@@ -162,7 +162,8 @@ class WebChatInput(InputChannel):
                 return _error(401, "invalid identity signature")
             address = f"user:{user_id}"
             try:
-                conversations.resolve(
+                await db.call(
+                    conversations.resolve,
                     Inbound(
                         channel=CHANNEL,
                         address=address,
@@ -218,7 +219,7 @@ class WebChatInput(InputChannel):
                     {"conversation_id": accepted.party.conversation_id, "message_id": accepted.message_id, "replies": []},
                     status=202,
                 )
-            replies = conversations.messages_json(receipt.replies)
+            replies = await db.call(conversations.messages_json, receipt.replies)
             return response.json(
                 {"conversation_id": receipt.conversation_id, "message_id": receipt.message_id, "replies": replies}
             )
@@ -228,8 +229,8 @@ class WebChatInput(InputChannel):
             session_id = _session_of(request)
             if session_id is None:
                 return _error(401, "missing or invalid session token")
-            conversation_id = _conversation_of(session_id)
-            messages = conversations.history(conversation_id) if conversation_id else []
+            conversation_id = await db.call(_conversation_of, session_id)
+            messages = await db.call(conversations.history, conversation_id) if conversation_id else []
             return response.json({"messages": messages})
 
         @bp.route("/events", methods=["GET"])
@@ -245,18 +246,18 @@ class WebChatInput(InputChannel):
                 content_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
-            conversation_id = _conversation_of(session_id)
+            conversation_id = await db.call(_conversation_of, session_id)
             queue = feed.subscribe(conversation_id or f"pending:{session_id}")
             try:
                 await stream.send(": connected\n\n")
                 while True:
                     if conversation_id is None:
-                        conversation_id = _conversation_of(session_id)
+                        conversation_id = await db.call(_conversation_of, session_id)
                         if conversation_id is not None:
                             feed.unsubscribe(f"pending:{session_id}", queue)
                             queue = feed.subscribe(conversation_id)
                     if conversation_id is not None:
-                        for message in conversations.history(conversation_id, after_id=after):
+                        for message in await db.call(conversations.history, conversation_id, after_id=after):
                             after = message["id"]
                             await stream.send(f"id: {after}\nevent: message\ndata: {json.dumps(message)}\n\n")
                     try:
