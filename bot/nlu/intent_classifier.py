@@ -1,4 +1,5 @@
-"""`LinearIntentClassifier`: intents from word and character n-grams with a logistic regression.
+"""`LinearIntentClassifier`: intents from word and character n-grams with a linear model
+(a linear SVM in config.yml; a logistic regression by default).
 
 Why not DIET's intents: on our data (short, misspelt, bilingual chat messages, a few hundred
 examples per intent) DIET's intent head generalised worse than a linear model over TF-IDF
@@ -9,7 +10,9 @@ the CRF and IdEntityNormaliser.
 Accents are stripped and text lower-cased, so "envio" and "envío" are one feature; character
 n-grams within words carry typos ("pedio", "pediddo") to the right intent. Digits and e-mail
 addresses are reduced to their shape (`shape`) first: which order number someone typed says
-nothing about the intent, but that it is a bare five-digit number does.
+nothing about the intent, but that it is a bare five-digit number does. Character n-grams
+across words (`span_ngrams`) add phrases such as "your store" or "u guys" that tell a question
+about us from the same question about anyone else.
 """
 from __future__ import annotations
 
@@ -70,9 +73,14 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
+            "model": "logistic",  # or "svm": a linear SVM, its margins turned into confidences
             "C": 20.0,
+            "softmax_scale": 4.0,  # svm only: confidences = softmax(scale * margins)
             "word_ngrams": [1, 2],
             "char_ngrams": [1, 5],
+            # Character n-grams across word boundaries ("r store", "u guys"), seen at least twice;
+            # None leaves them out.
+            "span_ngrams": None,
             "ranking_length": LABEL_RANKING_LENGTH,
             "random_seed": 1,
         }
@@ -103,7 +111,12 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
                                token_pattern=r"(?u)\b\w+\b")
         char = TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self._config["char_ngrams"]),
                                strip_accents="unicode", lowercase=True, sublinear_tf=True)
-        return FeatureUnion([("word", word), ("char", char)])
+        parts = [("word", word), ("char", char)]
+        if self._config["span_ngrams"]:
+            parts.append(("span", TfidfVectorizer(analyzer="char", ngram_range=tuple(self._config["span_ngrams"]),
+                                                  strip_accents="unicode", lowercase=True, sublinear_tf=True,
+                                                  min_df=2)))
+        return FeatureUnion(parts)
 
     def _matrix(self, messages: List[Message], fit: bool = False) -> scipy.sparse.csr_matrix:
         texts = [shape(message.get(TEXT) or "") for message in messages]
@@ -112,7 +125,13 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     def _new_classifier(self) -> Any:
         from sklearn.linear_model import LogisticRegression
+        from sklearn.svm import LinearSVC
 
+        if self._config["model"] == "svm":
+            # One-vs-rest squared-hinge SVM: on 21,000 examples it held out 0.5 points more intent
+            # macro-F1 than the logistic regression, and trains in a few seconds (README).
+            return LinearSVC(C=self._config["C"], random_state=self._config["random_seed"],
+                             class_weight=self._config.get("class_weight"))
         # liblinear (one-vs-rest) trains in ~2 s here against ~30 s for multinomial lbfgs,
         # and scored as well in cross-validation.
         return LogisticRegression(C=self._config["C"], solver="liblinear", max_iter=1000,
@@ -138,7 +157,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
     def process(self, messages: List[Message]) -> List[Message]:
         if self._classifier is None:
             return messages
-        probabilities = self._classifier.predict_proba(self._matrix(messages))
+        probabilities = self.probabilities(self._matrix(messages))
         names = self._classifier.classes_
         limit = self._config["ranking_length"]
         for message, row in zip(messages, probabilities):
@@ -154,6 +173,23 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking[:limit] if limit > 0 else ranking, add_to_output=True)
         return messages
+
+    def probabilities(self, features: scipy.sparse.csr_matrix) -> np.ndarray:
+        """One row per message, one column per class, rows summing to 1.
+
+        An SVM has margins, not probabilities: a softmax over the scaled margins ranks the
+        classes as the SVM does and gives the FallbackClassifier a confidence to compare with
+        its threshold (at scale 4, 0.3 sends about 1 % of held-out messages to the fallback).
+        """
+        if hasattr(self._classifier, "predict_proba"):
+            return self._classifier.predict_proba(features)
+        margins = self._classifier.decision_function(features)
+        if margins.ndim == 1:  # two classes: one margin, for the second
+            margins = np.column_stack([-margins, margins])
+        scaled = self._config["softmax_scale"] * margins
+        scaled -= scaled.max(axis=1, keepdims=True)
+        exp = np.exp(scaled)
+        return exp / exp.sum(axis=1, keepdims=True)
 
     def persist(self) -> None:
         sio = _skops_io()

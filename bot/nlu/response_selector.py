@@ -4,7 +4,9 @@ Why not Rasa's ResponseSelector: on 2,500 FAQ examples it took ~80 s of every tr
 (plus ~60 s for the sparse featurizers only it read) and a TensorFlow pass per message, and it
 chose the right answer no more often than the same logistic regression over word and character
 n-grams that picks the intent (on the blind and unseen sets' FAQ questions, 2026-12-02: 400 of
-404 against 398; README). It fills the message exactly as Rasa's ResponseSelector does, so
+404 against 398; README). It uses the intent classifier's model and features as configured (a
+linear SVM since 2026-12-06: right answer for 95.6 / 97.4 % of held-out FAQ examples in 5-fold
+cross-validation, es / en, against 94.8 / 96.5 % for the logistic regression). It fills the message exactly as Rasa's ResponseSelector does, so
 `utter_faq` and the language-conditioned answers in data/faq_responses.yml work unchanged.
 """
 from __future__ import annotations
@@ -75,7 +77,7 @@ class LinearResponseSelector(LinearIntentClassifier):
     def process(self, messages: List[Message]) -> List[Message]:
         if self._classifier is None:
             return messages
-        probabilities = self._classifier.predict_proba(self._matrix(messages))
+        probabilities = self.probabilities(self._matrix(messages))
         keys = [str(key) for key in self._classifier.classes_]
         limit = self._config["ranking_length"]
         for message, row in zip(messages, probabilities):

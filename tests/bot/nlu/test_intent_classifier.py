@@ -43,9 +43,12 @@ def _context() -> ExecutionContext:
     return ExecutionContext(GraphSchema({}), "test")
 
 
-def _trained(storage: LocalModelStorage) -> tuple[LinearIntentClassifier, Resource]:
+MODELS = ["logistic", "svm"]
+
+
+def _trained(storage: LocalModelStorage, model: str = "logistic") -> tuple[LinearIntentClassifier, Resource]:
     resource = Resource("linear_intent")
-    component = LinearIntentClassifier.create({}, storage, resource, _context())
+    component = LinearIntentClassifier.create({"model": model}, storage, resource, _context())
     component.train(_training_data())
     return component, resource
 
@@ -61,16 +64,18 @@ def test_shape_keeps_the_form_of_ids_and_drops_their_digits() -> None:
     assert shape("soy jo.mtz+ventas@example.com.mx") == "soy  emailaddress "
 
 
-def test_predicts_unseen_phrasings_and_ids_it_never_saw(storage: LocalModelStorage) -> None:
-    component, _ = _trained(storage)
+@pytest.mark.parametrize("model", MODELS)
+def test_predicts_unseen_phrasings_and_ids_it_never_saw(storage: LocalModelStorage, model: str) -> None:
+    component, _ = _trained(storage, model)
     assert _classify(component, "holaaa buenos dias").get(INTENT)["name"] == "greet"
     assert _classify(component, "dónde está el pedido que hice").get(INTENT)["name"] == "check_order_status"
     # Digits never seen in training: the shape of the id, not its value, decides.
     assert _classify(component, "PED-10299").get(INTENT)["name"] == "inform"
 
 
-def test_ranking_is_a_probability_distribution_best_first(storage: LocalModelStorage) -> None:
-    component, _ = _trained(storage)
+@pytest.mark.parametrize("model", MODELS)
+def test_ranking_is_a_probability_distribution_best_first(storage: LocalModelStorage, model: str) -> None:
+    component, _ = _trained(storage, model)
     message = _classify(component, "where is my order")
     ranking = message.get("intent_ranking")
     assert [r["name"] for r in ranking][0] == message.get(INTENT)["name"] == "check_order_status"
@@ -80,11 +85,26 @@ def test_ranking_is_a_probability_distribution_best_first(storage: LocalModelSto
     assert {r["name"] for r in ranking} == set(EXAMPLES)
 
 
-def test_a_loaded_model_gives_the_same_answers(storage: LocalModelStorage) -> None:
-    component, resource = _trained(storage)
-    loaded = LinearIntentClassifier.load({}, storage, resource, _context())
+@pytest.mark.parametrize("model", MODELS)
+def test_a_loaded_model_gives_the_same_answers(storage: LocalModelStorage, model: str) -> None:
+    component, resource = _trained(storage, model)
+    loaded = LinearIntentClassifier.load({"model": model}, storage, resource, _context())
     for text in ("hola", "mi pedido no llega", "TCK-2055", "something else entirely"):
         assert _classify(loaded, text).get(INTENT) == _classify(component, text).get(INTENT)
+
+
+def test_svm_confidences_follow_its_margins_and_flatten_where_no_class_claims_the_message(
+    storage: LocalModelStorage,
+) -> None:
+    component, _ = _trained(storage, "svm")
+    texts = ["where is my order", "hola", "zzzz qwerty"]
+    margins = component._classifier.decision_function(component._matrix([Message(data={TEXT: t}) for t in texts]))
+    for text, row in zip(texts, margins):
+        ranking = _classify(component, text).get("intent_ranking")
+        assert ranking[0]["name"] == component._classifier.classes_[row.argmax()]
+    clear = _classify(component, "where is my order").get(INTENT)["confidence"]
+    unclear = _classify(component, "zzzz qwerty").get(INTENT)["confidence"]
+    assert clear - unclear > 0.2, (clear, unclear)
 
 
 def test_a_model_file_with_unexpected_types_is_refused(storage: LocalModelStorage, monkeypatch) -> None:
