@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -25,9 +25,13 @@ from bot.nlu.intent_classifier import LinearIntentClassifier, shape  # noqa: E40
 
 FALLBACK_THRESHOLD = 0.3  # config.yml's FallbackClassifier: below it the message gets the fallback
 
-LOGISTIC = {"model": "logistic", "C": 20.0, "span_ngrams": None}  # shipped until 2026-12-06
+# shipped until the morning of 2026-12-06
+LOGISTIC = {"model": "logistic", "C": 20.0, "span_ngrams": None, "sentence_features_weight": 0.0}
 VARIANTS: dict[str, dict[str, Any]] = {
     "shipped (config.yml)": {},
+    "without the sentence encoder": {"sentence_features_weight": 0.0},
+    "sentence encoder at weight 0.5": {"sentence_features_weight": 0.5},
+    "sentence encoder at weight 2": {"sentence_features_weight": 2.0},
     "SVM C=0.5": {"C": 0.5},
     "SVM C=2": {"C": 2.0},
     "SVM without the span n-grams": {"span_ngrams": None},
@@ -40,13 +44,30 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def shipped_config() -> dict[str, Any]:
-    """The intent classifier's settings in config.yml."""
+def _pipeline() -> list[dict[str, Any]]:
     import yaml
 
-    pipeline = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))["pipeline"]
-    step = next(s for s in pipeline if s["name"] == "bot.nlu.intent_classifier.LinearIntentClassifier")
+    return yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))["pipeline"]
+
+
+def shipped_config() -> dict[str, Any]:
+    """The intent classifier's settings in config.yml."""
+    step = next(s for s in _pipeline() if s["name"] == "bot.nlu.intent_classifier.LinearIntentClassifier")
     return {k: v for k, v in step.items() if k != "name"}
+
+
+def shipped_encoder() -> bool:
+    """Whether config.yml puts the sentence embedding on the messages."""
+    return any(s["name"].endswith("SentenceEmbeddingFeaturizer") for s in _pipeline())
+
+
+def _embeddings(texts: list[str]) -> Optional[np.ndarray]:
+    """What SentenceEmbeddingFeaturizer would put on these texts (None if config.yml has none)."""
+    if not shipped_encoder():
+        return None
+    from bot.nlu.sentence_encoder import shared_encoder
+
+    return shared_encoder().encode(texts, remember=True)
 
 
 def _model(config: dict[str, Any]) -> LinearIntentClassifier:
@@ -68,11 +89,14 @@ def cross_validate(config: dict[str, Any], folds: int = 5) -> dict[str, float]:
         held = {lang: set(split[lang][fold]) for lang in LANGS}
         train = [ex for lang in LANGS for i, ex in enumerate(examples[lang]) if i not in held[lang]]
         model = _model(config)
-        model._classifier.fit(model._vectorizer.fit_transform([shape(t) for t, _ in train]),
-                              np.array([intent_of(i) for _, i in train]))
+        weighted = model._config["sentence_features_weight"]
+        features = model.combine(model._vectorizer.fit_transform([shape(t) for t, _ in train]),
+                                 _embeddings([t for t, _ in train]) if weighted else None)
+        model._classifier.fit(features, np.array([intent_of(i) for _, i in train]))
         for lang in LANGS:
             items = [examples[lang][i] for i in sorted(held[lang])]
-            rows = model.probabilities(model._vectorizer.transform([shape(t) for t, _ in items]))
+            rows = model.probabilities(model.combine(model._vectorizer.transform([shape(t) for t, _ in items]),
+                                                     _embeddings([t for t, _ in items]) if weighted else None))
             predicted[lang] += [model._classifier.classes_[r.argmax()] if r.max() >= threshold else "nlu_fallback"
                                 for r in rows]
             gold[lang] += [intent_of(i) for _, i in items]

@@ -50,8 +50,8 @@ class LinearResponseSelector(LinearIntentClassifier):
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  vectorizer: Any = None, classifier: Any = None,
                  responses: Optional[Dict[Text, List[Dict[Text, Any]]]] = None,
-                 retrieval_intents: Optional[List[Text]] = None) -> None:
-        super().__init__(config, model_storage, resource, vectorizer, classifier)
+                 retrieval_intents: Optional[List[Text]] = None, dense_columns: int = 0) -> None:
+        super().__init__(config, model_storage, resource, vectorizer, classifier, dense_columns)
         self._responses = responses or {}
         self._retrieval_intents = retrieval_intents or []
 
@@ -116,4 +116,4 @@ class LinearResponseSelector(LinearIntentClassifier):
         with model_storage.read_from(resource) as directory:
             saved = json.loads((directory / RESPONSES_FILE).read_text(encoding="utf-8"))
         return cls(config, model_storage, resource, base._vectorizer, base._classifier,
-                   saved["responses"], saved["retrieval_intents"])
+                   saved["responses"], saved["retrieval_intents"], dense_columns=base._dense_columns)

@@ -107,12 +107,29 @@ def test_svm_confidences_follow_its_margins_and_flatten_where_no_class_claims_th
     assert clear - unclear > 0.2, (clear, unclear)
 
 
-def test_a_model_file_with_unexpected_types_is_refused(storage: LocalModelStorage, monkeypatch) -> None:
+def test_a_model_file_with_unexpected_types_is_refused(storage: LocalModelStorage) -> None:
     """The file is loaded with skops, not pickle: anything we did not write is refused."""
+    import scipy.sparse
+    import skops.io
+
     _, resource = _trained(storage)
-    monkeypatch.setattr(intent_classifier, "_TRUSTED", set())  # IDF weights now count as unexpected
+    with storage.write_to(resource) as directory:
+        skops.io.dump({"classifier": scipy.sparse.csr_matrix((1, 1))}, directory / intent_classifier.MODEL_FILE)
     with pytest.raises(RuntimeError, match="unexpected types"):
         LinearIntentClassifier.load({}, storage, resource, _context())
+
+
+def test_the_vectorizer_is_saved_without_pickle_or_skops_and_rebuilt_the_same(storage: LocalModelStorage) -> None:
+    """Vocabularies as JSON and IDF weights as plain arrays: loading runs no code from the files,
+    and the rebuilt vectorizer gives the very features the trained one gave."""
+    component, resource = _trained(storage, "svm")
+    loaded = LinearIntentClassifier.load({"model": "svm"}, storage, resource, _context())
+    texts = [shape(t) for t in ["dónde está mi pedido PED-10234", "hola, qué onda", "zzz"]]
+    before, after = component._vectorizer.transform(texts), loaded._vectorizer.transform(texts)
+    assert before.shape == after.shape and abs(before - after).max() == 0
+    with storage.read_from(resource) as directory:
+        assert (directory / intent_classifier.VOCABULARY_FILE).exists()
+        assert (directory / intent_classifier.IDF_FILE).exists()
 
 
 def test_without_training_data_it_leaves_messages_alone(storage: LocalModelStorage) -> None:

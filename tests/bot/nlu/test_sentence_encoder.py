@@ -1,0 +1,48 @@
+"""The packaged all-MiniLM-L6-v2, quantized and run by ONNX Runtime: real embeddings, offline."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from bot.nlu.sentence_encoder import DIMENSION, SentenceEncoder, shared_encoder
+
+
+@pytest.fixture(scope="module")
+def encoder() -> SentenceEncoder:
+    return shared_encoder()
+
+
+def test_embeddings_are_unit_vectors_one_per_text(encoder: SentenceEncoder) -> None:
+    vectors = encoder.encode(["where is my order", "hola", "x" * 5000])
+    assert vectors.shape == (3, DIMENSION)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_paraphrases_lie_closer_than_unrelated_sentences(encoder: SentenceEncoder) -> None:
+    """What the n-grams cannot know: these share no word, yet mean the same."""
+    package, order, rain = encoder.encode(["where is my package", "my order has not arrived yet",
+                                           "will it rain tomorrow"])
+    assert float(package @ order) > float(package @ rain) + 0.2
+
+
+def test_a_text_gets_the_same_vector_in_training_data_as_alone(encoder: SentenceEncoder) -> None:
+    """The 8-bit model's output depends on what else is in a batch: training must not batch."""
+    texts = ["a", "where is the shipment PED-10234 please tell me", "gracias", "ok"]
+    alone = np.vstack([encoder.encode([t]) for t in texts])
+    together = encoder.encode(texts, remember=True)
+    remembered = encoder.encode(texts)
+    assert np.array_equal(alone, together) and np.array_equal(together, remembered)
+
+
+def test_loading_logs_nothing_from_the_quantizer(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        SentenceEncoder()
+    assert not [r for r in caplog.records if r.name == "root"], [r.getMessage() for r in caplog.records][:3]
+
+
+def test_training_data_encoded_on_every_core_matches_one_by_one(encoder: SentenceEncoder) -> None:
+    texts = [f"where is order PED-{10000 + n}, it was due on day {n}" for n in range(80)]
+    parallel = SentenceEncoder().encode(texts)  # enough texts to be shared out between threads
+    assert np.array_equal(parallel, np.vstack([encoder.encode([t]) for t in texts]))
