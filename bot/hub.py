@@ -195,7 +195,8 @@ class Hub:
         inbound, message_id, text = accepted.inbound, accepted.message_id, accepted.text
         # The status may have changed while this message waited for the lock; one read gives it,
         # the options we offered last, and records the language this message is in.
-        detected = language.detect(text)
+        code = linking.find_code(text)
+        detected = language.detect(linking.without_code(text) if code else text)
         party = accepted.party
         turn = await db.call(conversations.begin_turn, party.conversation_id, message_id, detected, bool(inbound.payload))
         if turn.status is not None:
@@ -204,9 +205,8 @@ class Hub:
         receipt = Receipt(conversation_id=party.conversation_id, message_id=message_id)
         lang = detected or party.language
 
-        code = linking.find_code(text)
         if code:
-            return await self._redeem(inbound, party, code, lang, receipt)
+            return await self._redeem(inbound, party, code, detected, receipt)
 
         for interceptor in self._interceptors:
             handled = await interceptor(accepted, party, lang)
@@ -298,8 +298,11 @@ class Hub:
         except Exception:  # noqa: BLE001 - a failed restart must not keep the customer's message from Rasa
             logger.exception("could not start a new session for %s", party.conversation_id)
 
-    async def _redeem(self, inbound: Inbound, party: Party, code: str, lang: Optional[str], receipt: Receipt) -> Receipt:
+    async def _redeem(self, inbound: Inbound, party: Party, code: str, detected: Optional[str],
+                      receipt: Receipt) -> Receipt:
         result = await db.call(linking.redeem, code, inbound.channel, inbound.address)
+        # A bare code says nothing of its sender's language; once linked, they are someone we know.
+        lang = detected or result.language or party.language
         key = {
             "linked": "linked",
             "already_linked": "already_linked",

@@ -35,12 +35,18 @@ class RateLimited(Exception):
 class Redeemed:
     outcome: str  # linked | already_linked | invalid | conflict | rate_limited
     conversation_id: Optional[str] = None
+    language: Optional[str] = None  # of the contact joined: the reply continues in it
 
 
 def find_code(text: str) -> Optional[str]:
     """The link code in a message, canonical (`LINK-XXXXXXXX`), if it carries one."""
     match = CODE_PATTERN.search(text or "")
     return f"LINK-{match.group(1).upper()}" if match else None
+
+
+def without_code(text: str) -> str:
+    """The message minus its link code: random letters say nothing about the writer's language."""
+    return CODE_PATTERN.sub(" ", text or "")
 
 
 def issue_code(conversation_id: str) -> str:
@@ -96,7 +102,7 @@ def redeem(code: str, channel: str, address: str) -> Redeemed:
         target = session.get(Contact, row.contact_id)
         if identity is not None and identity.contact_id == target.id:
             row.used_at = now
-            return Redeemed("already_linked", _current_conversation(session, target.id))
+            return Redeemed("already_linked", _current_conversation(session, target.id), target.language)
         try:
             with session.begin_nested():
                 if identity is None:
@@ -110,7 +116,7 @@ def redeem(code: str, channel: str, address: str) -> Redeemed:
             return Redeemed("conflict")
         row.used_at = now
         session.add(LinkAttempt(key=key, success=True, created_at=now))
-        return Redeemed("linked", _current_conversation(session, target.id))
+        return Redeemed("linked", _current_conversation(session, target.id), target.language)
 
 
 def _current_conversation(session, contact_id: int) -> Optional[str]:

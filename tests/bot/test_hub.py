@@ -142,6 +142,24 @@ def test_form_started_on_web_continues_on_whatsapp_after_linking(hub):
         assert {session.get(Message, i).channel for i in answer.replies} == {"whatsapp"}
 
 
+def test_a_bare_code_is_answered_in_the_default_language_whatever_its_letters_spell(hub):
+    # A new contact whose only message is a code has said nothing in any language yet.
+    receipt = hub.run(hub.receive(Inbound(channel="telegram", address=str(uuid.uuid4().int)[:9], text="LINK-THE2CAN2")))
+    assert texts(receipt) == ["Ese código no es válido o ya expiró. Pide uno nuevo en el otro canal escribiendo «unir cuenta»."]
+    english = hub.run(hub.receive(Inbound(channel="telegram", address=str(uuid.uuid4().int)[:9],
+                                          text="here is my code LINK-THE2CAN2")))
+    assert texts(english) == ['That code is invalid or has expired. Ask for a new one on the other channel by typing "link account".']
+
+
+def test_a_bare_code_that_links_answers_in_the_language_of_the_conversation_joined(hub):
+    address = f"w{uuid.uuid4().hex}"
+    issued = hub.run(hub.receive(web(address, "hi, I want to link my whatsapp to this chat please")))
+    code = next(w for t in texts(issued) for w in t.replace(".", " ").split() if w.startswith("LINK-"))
+    joined = hub.run(hub.receive(Inbound(channel="telegram", address=str(uuid.uuid4().int)[:9], text=code)))
+    assert joined.conversation_id == issued.conversation_id
+    assert texts(joined) == ["✅ Done: this channel is now linked to your conversation. You can carry on here where you left off."]
+
+
 def test_a_message_that_failed_is_processed_once_things_recover(chat):
     async def broken(_message):
         raise RuntimeError("action server down")

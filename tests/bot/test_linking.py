@@ -7,7 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import select, update
 
-from bot import linking
+from bot import language, linking
 from bot.conversations import resolve
 from bot.db import session_scope
 from bot.messages import Inbound
@@ -38,6 +38,14 @@ def test_code_format_and_single_live_code_per_contact():
     assert first.startswith("LINK-") and len(first) == 13 and first != second
     assert linking.redeem(first, "telegram", "111").outcome == "invalid"  # replaced by the second
     assert linking.find_code(f"mi código es {second.lower()}") == second
+
+
+def test_the_code_is_cut_out_of_what_the_language_is_guessed_from():
+    # Random letters spell words now and then ("THE", "CAN"): they must not pick the reply language.
+    assert language.detect("LINK-THE2CAN2") == "en"
+    assert language.detect(linking.without_code("LINK-THE2CAN2")) is None
+    assert language.detect(linking.without_code("here is my code link-the2can2")) == "en"
+    assert language.detect(linking.without_code("este es mi código LINK-THE2CAN2")) == "es"
 
 
 def test_redeeming_joins_the_new_channel_to_the_same_conversation():
