@@ -8,6 +8,8 @@ import datetime as dt
 from typing import Optional
 from zoneinfo import ZoneInfo
 
+from bot import language
+
 LOCAL_TZ = ZoneInfo("America/Mexico_City")
 
 _ORDER_STATUS = {
@@ -45,6 +47,20 @@ _CATEGORY = {
     "billing": ("facturación", "billing"),
     "other": ("otro", "other"),
 }
+_DELAY = {
+    "weather": ("mal clima en la ruta de la paquetería", "bad weather on the carrier's route"),
+    "stock_transfer": (
+        "falta de stock en el centro de distribución; se surte desde otra sucursal",
+        "it was out of stock at the distribution centre and is coming from another branch",
+    ),
+    "incomplete_address": (
+        "dirección de entrega incompleta: la paquetería no pudo entregar",
+        "the delivery address is incomplete, so the carrier could not deliver",
+    ),
+    "carrier_incident": ("una incidencia en la paquetería", "an incident at the carrier"),
+    "customs": ("revisión en aduana", "a customs inspection"),
+}
+_DELAY_UNKNOWN = ("un imprevisto con el envío", "an unexpected problem with the shipment")
 _MONTHS_ES = "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre".split()
 _DAYS_ES = "lunes martes miércoles jueves viernes sábado domingo".split()
 
@@ -72,6 +88,23 @@ def area(value: str, lang: str) -> str:
 
 def category(value: str, lang: str) -> str:
     return _pick(_CATEGORY, value, lang)
+
+
+def delay_reason(code: Optional[str], note: Optional[str], lang: str) -> str:
+    """Why an order is late, in the customer's language.
+
+    Logistics' own note is the most specific, so it is quoted when it is in the customer's
+    language; otherwise the code is said in their language, and a plain "an unexpected problem"
+    stands in when there is neither.
+    """
+    written_in = language.detect(note) if note else None
+    if note and written_in == lang:
+        return note
+    if code in _DELAY:
+        return _pick(_DELAY, code, lang)
+    if note and written_in is None:
+        return note
+    return _DELAY_UNKNOWN[1] if lang == "en" else _DELAY_UNKNOWN[0]
 
 
 def date(value: Optional[dt.date], lang: str) -> str:

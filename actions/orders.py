@@ -109,7 +109,7 @@ class ActionCheckOrder(Action):
             carrier=order.carrier or "-",
             tracking=order.tracking_number or "-",
             expected=labels.date(order.expected_date, language),
-            reason=order.delay_reason or "-",
+            reason=labels.delay_reason(order.delay_code, order.delay_reason, language),
         )
         if order.status == "delayed":
             events += [SlotSet("pending_offer", "ticket"), SlotSet("offer_order_id", order.id)]

@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import identity, labels
 from actions.backend import get_backend
-from actions.backend.base import NewTicket, Ticket
+from actions.backend.base import NewTicket, Order, Ticket
 from actions.common import backend_guard, lang
 from actions.orders import is_owner, parse_email
 from bot.ids import find_order_ids, find_ticket_ids, normalise_ticket_id
@@ -138,6 +138,13 @@ class ActionCreateTicket(Action):
         return [SlotSet("ticket_category", None), SlotSet("ticket_description", None)]
 
 
+def _delay_for_team(order: Optional[Order]) -> str:
+    """Logistics' own note when there is one: the team reads Spanish and wants the detail."""
+    if order is None:
+        return ""
+    return order.delay_reason or labels.delay_reason(order.delay_code, None, "es")
+
+
 async def open_delay_ticket(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
     """The customer accepted a ticket for a delayed order they were just shown."""
     language = lang(tracker)
@@ -148,7 +155,8 @@ async def open_delay_ticket(dispatcher: CollectingDispatcher, tracker: Tracker) 
     ticket = backend.create_ticket(
         NewTicket(
             category="delivery",
-            description=f"Pedido {order_id} retrasado: {order.delay_reason if order else ''}".strip(),
+            # For the team, in its language, whatever the customer's: the ticket records theirs.
+            description=f"Pedido {order_id} retrasado: {_delay_for_team(order)}".strip(),
             customer_id=customer.id if customer else None,
             contact_email=customer.email if customer else None,
             order_id=order_id,

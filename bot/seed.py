@@ -51,12 +51,12 @@ DISTRIBUTORS = [
 
 RAIN_DELAY = "retraso de la paquetería por lluvias"
 
-# id, customer, status, carrier, tracking, expected (days from today), branch, delay reason,
-# created (days ago), items (sku, quantity)
+# id, customer, status, carrier, tracking, expected (days from today), branch,
+# delay (code, logistics' note), created (days ago), items (sku, quantity)
 ORDERS = [
     ("PED-10234", 1, "shipped", "Estafeta", "8055241234567890123456", 2, "cdmx", None, 3,
      [("CF258A", 2), ("LOG-M170", 5)]),
-    ("PED-10235", 1, "delayed", "Paquetexpress", "PQX0093817265", 4, "cdmx", RAIN_DELAY, 6,
+    ("PED-10235", 1, "delayed", "Paquetexpress", "PQX0093817265", 4, "cdmx", ("weather", RAIN_DELAY), 6,
      [("HP-250G9", 1), ("KIN-SSD480", 2)]),
     ("PED-10236", 2, "received", None, None, 5, "gdl", None, 0, [("TL-SG108", 3)]),
     ("PED-10237", 3, "preparing", None, None, 3, "mty", None, 1, [("LEN-V15", 2), ("LOG-MK270", 2)]),
@@ -68,7 +68,7 @@ ORDERS = [
     ("PED-10241", 7, "delivered", "Estafeta", "8055241234567890987654", -5, "cdmx", None, 12,
      [("OPT-7010", 5), ("MON-24LG", 5)]),
     ("PED-10242", 8, "delayed", "Estafeta", "8055241234567891112223", 3, "gdl",
-     "falta de stock en el centro de distribución; se surte desde Monterrey", 8,
+     ("stock_transfer", "falta de stock en el centro de distribución; se surte desde Monterrey"), 8,
      [("UAP-AC-LITE", 6)]),
     ("PED-10243", 9, "shipped", "DHL", "4829107702", 2, "cdmx", None, 2, [("WEB-C920", 4)]),
     ("PED-10244", 10, "preparing", None, None, 2, "mty", None, 1, [("TL-SG108", 10), ("CAT6-305", 2)]),
@@ -79,7 +79,8 @@ ORDERS = [
     ("PED-10247", 3, "delivered", "DHL", "4829101188", -3, "mty", None, 9, [("HEAD-H390", 8)]),
     ("PED-10248", 4, "received", None, None, 4, "pue", None, 0, [("USB-SAN64", 20), ("CDP-R-AVR", 4)]),
     ("PED-10249", 5, "delayed", "DHL", "4829109934", 2, "mid",
-     "dirección de entrega incompleta: la paquetería no pudo entregar", 7, [("L3250", 1)]),
+     ("incomplete_address", "dirección de entrega incompleta: la paquetería no pudo entregar"), 7,
+     [("L3250", 1)]),
     ("PED-10250", 6, "cancelled", None, None, None, "cdmx", None, 15, [("MON-27SAM", 2)]),
     ("PED-10251", 7, "preparing", None, None, 3, "cdmx", None, 1, [("ESET-3U", 10)]),
     ("PED-10252", 8, "delivered", "Paquetexpress", "PQX0093799950", -1, "gdl", None, 5,
@@ -134,13 +135,14 @@ def _insert_all(s: Session, today: dt.date, now: dt.datetime) -> None:
     for did, name, phone, email, tier in DISTRIBUTORS:
         s.add(t.Distributor(id=did, name=name, contact_phone=phone, email=email, tier=tier))
     s.flush()
-    for (oid, customer_id, status, carrier, tracking, expected, branch_id, reason, days_ago,
+    for (oid, customer_id, status, carrier, tracking, expected, branch_id, delay, days_ago,
          items) in ORDERS:
+        delay_code, delay_note = delay or (None, None)
         s.add(t.Order(
             id=oid, customer_id=customer_id, status=status, carrier=carrier,
             tracking_number=tracking,
             expected_date=None if expected is None else today + dt.timedelta(days=expected),
-            branch_id=branch_id, delay_reason=reason,
+            branch_id=branch_id, delay_code=delay_code, delay_reason=delay_note,
             created_at=now - dt.timedelta(days=days_ago, hours=2),
             items=[t.OrderItem(sku=sku, quantity=qty, unit_price=prices[sku]) for sku, qty in items],
         ))

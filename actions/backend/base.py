@@ -51,7 +51,8 @@ class Order:
     tracking_number: Optional[str]
     expected_date: Optional[dt.date]
     branch_id: Optional[str]
-    delay_reason: Optional[str] = None
+    delay_reason: Optional[str] = None  # free text from logistics, in their language
+    delay_code: Optional[str] = None  # weather | stock_transfer | incomplete_address | carrier_incident | customs | other
 
 
 @dataclass(frozen=True)

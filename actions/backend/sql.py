@@ -118,6 +118,7 @@ def _order(row: t.Order) -> base.Order:
         expected_date=row.expected_date,
         branch_id=row.branch_id,
         delay_reason=row.delay_reason,
+        delay_code=row.delay_code,
     )
 
 

@@ -27,11 +27,14 @@ TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
 TICKET_AREAS = ("logistics", "after_sales", "billing", "sales", "customer_service")
 TICKET_STATUSES = ("open", "in_progress", "resolved", "closed")
 DISTRIBUTOR_TIERS = ("smb", "top")
+# Why an order is late, as logistics files it; the customer hears it in their own language.
+DELAY_CODES = ("weather", "stock_transfer", "incomplete_address", "carrier_incident", "customs", "other")
 
 
-def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
+def _one_of(column: str, values: tuple[str, ...], nullable: bool = False) -> CheckConstraint:
     listed = ", ".join(f"'{v}'" for v in values)
-    return CheckConstraint(f"{column} IN ({listed})", name=column)
+    condition = f"{column} IN ({listed})"
+    return CheckConstraint(f"{column} IS NULL OR {condition}" if nullable else condition, name=column)
 
 
 class Branch(Base):
@@ -99,7 +102,7 @@ class Order(Base):
     """A sales order as logistics tracks it."""
 
     __tablename__ = "orders"
-    __table_args__ = (_one_of("status", ORDER_STATUSES),)
+    __table_args__ = (_one_of("status", ORDER_STATUSES), _one_of("delay_code", DELAY_CODES, nullable=True))
 
     id = Column(String(16), primary_key=True)  # PED-10234
     customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False, index=True)
@@ -108,7 +111,8 @@ class Order(Base):
     tracking_number = Column(String(64))
     expected_date = Column(Date)
     branch_id = Column(String(16), ForeignKey("branches.id"))
-    delay_reason = Column(Text)
+    delay_code = Column(String(24))
+    delay_reason = Column(Text)  # logistics' own note, in their words (Spanish here)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
     items = relationship("OrderItem", order_by="OrderItem.id", lazy="selectin")

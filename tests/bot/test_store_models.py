@@ -59,7 +59,31 @@ def _tables(url: str) -> set[str]:
 def test_upgrade_on_an_empty_database_creates_every_table(url: str) -> None:
     assert _tables(url) == STORE_TABLES | BUSINESS_TABLES | {"alembic_version"}
     with db.get_engine(url).connect() as conn:
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0002"
+
+
+def test_the_delay_code_arrives_on_a_database_with_orders_and_keeps_their_lines(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0001")
+    with db.get_engine(url).begin() as conn:
+        conn.execute(text("INSERT INTO customers (id, name, email) VALUES (1, 'Ana', 'ana@example.com')"))
+        conn.execute(text("INSERT INTO products (sku, name, category, price, aliases) VALUES ('CF258A', 'Tóner', 'toner', 10, '[]')"))
+        conn.execute(text("INSERT INTO orders (id, customer_id, status, delay_reason, created_at) "
+                          "VALUES ('PED-1', 1, 'delayed', 'lluvias', '2026-12-01 10:00:00')"))
+        conn.execute(text("INSERT INTO order_items (order_id, sku, quantity, unit_price) VALUES ('PED-1', 'CF258A', 2, 10)"))
+    upgrade(url)
+    with db.get_engine(url).begin() as conn:
+        assert conn.execute(text("SELECT delay_code, delay_reason FROM orders")).all() == [(None, "lluvias")]
+        assert conn.scalar(text("SELECT count(*) FROM order_items")) == 1  # no table copy cascaded into them
+        conn.execute(text("UPDATE orders SET delay_code = 'weather'"))
+    with pytest.raises(IntegrityError):
+        with db.get_engine(url).begin() as conn:
+            conn.execute(text("UPDATE orders SET delay_code = 'because'"))
+    downgrade(url, "0001")
+    with db.get_engine(url).connect() as conn:
+        assert conn.execute(text("SELECT id, delay_reason FROM orders")).all() == [("PED-1", "lluvias")]
+        assert conn.scalar(text("SELECT count(*) FROM order_items")) == 1
+    db.dispose(url)
 
 
 def test_upgrade_twice_is_a_no_op_and_downgrade_removes_everything(url: str) -> None:

@@ -37,6 +37,14 @@ def test_delayed_order_says_so_and_offers_a_ticket_that_is_opened_on_yes(chat, v
     assert "TCK-" in reply and "reporte" in reply
 
 
+def test_the_reason_for_a_delay_is_given_in_the_customers_language(chat, verified):
+    spanish = joined(chat.texts(verified(phone=ANA_PHONE), "¿dónde viene mi pedido PED-10235?"))
+    assert "viene con retraso: retraso de la paquetería por lluvias." in spanish  # logistics' own words
+    english = joined(chat.texts(verified(phone=ANA_PHONE), "where is my order PED-10235?"))
+    assert "is delayed: bad weather on the carrier's route." in english
+    assert "lluvias" not in english
+
+
 @pytest.mark.parametrize("answer, expected", [("si", "TCK-"), ("no", "algo más")])
 def test_the_answer_to_the_ticket_offer_gets_one_reply_after_the_email_check(chat, sender, answer, expected):
     """Anonymous, so the order form asks for the email first; the yes or no is then answered

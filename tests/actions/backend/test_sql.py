@@ -118,7 +118,7 @@ def test_order_by_any_spelling_of_its_id(backend: SqlBackend, given: str) -> Non
 
 def test_delayed_order_carries_its_reason(backend: SqlBackend) -> None:
     order = backend.order("PED-10235")
-    assert order.status == "delayed" and "lluvias" in order.delay_reason
+    assert order.status == "delayed" and "lluvias" in order.delay_reason and order.delay_code == "weather"
 
 
 @pytest.mark.parametrize("given", ["PED-99999", "TCK-2041", "", "pedido"])
