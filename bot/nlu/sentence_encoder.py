@@ -58,8 +58,15 @@ def _quantized_model(source: Path) -> bytes:
     logging.getLogger().addFilter(notice)
     try:
         with tempfile.TemporaryDirectory() as scratch:
+            # The quantizer writes a shape-inferred copy beside its input and then deletes it.
+            # Beside the packaged model, two processes loading at once (our server and plain
+            # Rasa in the benchmark, a server and a training) raced on that one file and a model
+            # failed to load; a read-only site-packages would refuse it outright. So it works on
+            # a private view: links to the graph and to its external weights (model.onnx_data).
+            for item in source.parent.iterdir():
+                (Path(scratch) / item.name).symlink_to(item)
             target = Path(scratch) / "model.int8.onnx"
-            quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+            quantize_dynamic(str(Path(scratch) / source.name), str(target), weight_type=QuantType.QInt8)
             return target.read_bytes()
     finally:
         logging.getLogger().removeFilter(notice)

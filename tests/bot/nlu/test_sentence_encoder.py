@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bot.nlu.sentence_encoder import DIMENSION, SentenceEncoder, shared_encoder
+from bot.nlu.sentence_encoder import DIMENSION, SentenceEncoder, model_directory, shared_encoder
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +47,21 @@ def test_training_data_encoded_on_every_core_matches_one_by_one(encoder: Sentenc
     texts = [f"where is order PED-{10000 + n}, it was due on day {n}" for n in range(80)]
     parallel = SentenceEncoder().encode(texts)  # enough texts to be shared out between threads
     assert np.array_equal(parallel, np.vstack([encoder.encode([t]) for t in texts]))
+
+
+def test_loading_writes_nothing_beside_the_packaged_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quantizer's scratch file beside the shared model once made one of two processes that
+    loaded at the same time (our server and plain Rasa in the benchmark) fail to load its model."""
+    import onnx.shape_inference
+
+    real, written = onnx.shape_inference.infer_shapes_path, []
+
+    def recording(model_path: str, output_path: str = "", *args, **kwargs):
+        written.append(Path(output_path or model_path))
+        return real(model_path, output_path, *args, **kwargs)
+
+    monkeypatch.setattr(onnx.shape_inference, "infer_shapes_path", recording)
+    packaged = model_directory().resolve()
+    SentenceEncoder()
+    assert written, "the quantizer no longer infers shapes through a file: this test watches nothing"
+    assert all(packaged not in path.resolve().parents for path in written), written
