@@ -133,14 +133,15 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         texts = [shape(message.get(TEXT) or "") for message in messages]
         grams = self._vectorizer.fit_transform(texts) if fit else self._vectorizer.transform(texts)
         dense = self._sentence_features(messages) if self._config["sentence_features_weight"] else None
+        width = 0 if dense is None else dense.shape[1]
         if fit:
-            self._dense_columns = 0 if dense is None else dense.shape[1]
-        elif dense is None and self._dense_columns and not any(message.get(TEXT) for message in messages):
+            self._dense_columns = width
+        elif not width and self._dense_columns and not any(message.get(TEXT) for message in messages):
             dense = np.zeros((len(messages), self._dense_columns))  # no text, so no embedding either
-        elif (0 if dense is None else dense.shape[1]) != self._dense_columns:
+        elif width != self._dense_columns:
             # Trained with (or without) the sentence featurizer and run without (or with) it.
             raise RuntimeError(f"{type(self).__name__} was trained on {self._dense_columns} dense sentence "
-                               f"features; these messages carry {0 if dense is None else dense.shape[1]}")
+                               f"features; these messages carry {width}")
         return self.combine(grams, dense)
 
     def combine(self, grams: scipy.sparse.spmatrix, dense: Optional[np.ndarray]) -> scipy.sparse.csr_matrix:
