@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test setup train shell browser bench bench-smoke telegram-webhook clean
+.PHONY: run test fuzz setup train shell browser bench bench-smoke telegram-webhook clean
 
 $(STAMP): requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
@@ -38,6 +38,12 @@ browser:
 
 test: train browser
 	$(PY) -m pytest
+
+# Property tests exploring freely: ten runs with fresh random examples (`make test` runs them
+# derandomized, the same examples every time). Pin what this finds with @example.
+fuzz: setup
+	for run in 1 2 3 4 5 6 7 8 9 10; do \
+	  HYPOTHESIS_PROFILE=explore $(PY) -m pytest -q -p no:cacheprovider -k property tests/reliability tests/bot || exit 1; done
 
 # Ours against plain Rasa on this machine (about an hour; needs PostgreSQL for the second half):
 # bench/results/latest.{json,md} and latency.png. bench-smoke: a quick check that it all runs.

@@ -15,10 +15,18 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests.helpers import PROVIDER_VARIABLES, free_port, wait_for_port  # noqa: F401 (re-exported)
 
 os.environ["RASA_TELEMETRY_ENABLED"] = "false"
+
+# Property tests: the same examples on every run of `make test` (a red run is reproducible and a
+# green one cannot turn red by luck); `make fuzz` explores with fresh random examples, run after run. Every failing
+# example found while exploring is pinned with @example beside its test.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.register_profile("explore", derandomize=False, database=None, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 ROOT = Path(__file__).resolve().parent.parent
 _SESSION_DIR = Path(os.environ.get("UNISONO_TEST_DIR") or __import__("tempfile").mkdtemp(prefix="unisono-test-"))
 os.environ["DATABASE_URL"] = f"sqlite:///{_SESSION_DIR / 'test.db'}"
