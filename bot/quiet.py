@@ -14,6 +14,8 @@ import sys
 import warnings
 from typing import Any
 
+from bot import log_privacy
+
 _show = warnings.showwarning
 
 
@@ -26,6 +28,7 @@ def main(argv: list[str]) -> None:
     if not argv:
         sys.exit("usage: python -m bot.quiet MODULE [ARGS...]")
     warnings.showwarning = _show_unless_deprecation
+    log_privacy.install()  # both servers run through here: their logs carry no phones or e-mails
     sys.argv = argv  # what `python -m MODULE ARGS` would have given the module
     runpy.run_module(argv[0], run_name="__main__", alter_sys=True)
 
