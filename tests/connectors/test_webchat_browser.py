@@ -25,6 +25,23 @@ TOKEN_KEY = "unisono.webchat.token"
 ANSWER = 20000  # ms: the model answers in well under a second, but the first turn warms it up
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
+# Counts what the live feed (server-sent events) delivers, so a test can wait until the feed has
+# caught up instead of sleeping: the widget's own EventSource, observed, not replaced.
+FEED_PROBE = """
+(() => {
+  const Native = window.EventSource;
+  window.__feedIds = [];
+  window.EventSource = function (url, options) {
+    const source = new Native(url, options);
+    source.addEventListener("message", (event) => {
+      try { window.__feedIds.push(JSON.parse(event.data).id); } catch (e) { /* not ours */ }
+    });
+    return source;
+  };
+  window.EventSource.prototype = Native.prototype;
+})();
+"""
+
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
@@ -46,6 +63,7 @@ def open_demo(browser: Browser, server) -> Iterator[Callable[..., Page]]:
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
+        page.add_init_script(FEED_PROBE)
         page.goto(server.url("/webhooks/webchat/demo"))
         expect(page.locator("#unisono-chat")).to_be_visible()  # data-open="true" opens it
         return page
@@ -54,6 +72,13 @@ def open_demo(browser: Browser, server) -> Iterator[Callable[..., Page]]:
     for context in contexts:
         context.close()
     assert errors == [], f"uncaught errors in the page: {errors}"
+
+
+def wait_for_feed(page: Page, server) -> list[int]:
+    """Waits until the live feed has delivered every message the server stored; returns their ids."""
+    stored = [m["id"] for m in server_history(server, token_of(page))]
+    page.wait_for_function("ids => ids.every(id => window.__feedIds.includes(id))", arg=stored, timeout=ANSWER)
+    return stored
 
 
 def chat(page: Page, text: str) -> None:
@@ -103,8 +128,7 @@ def test_spanish_greeting(open_demo, server) -> None:
     expect(page.locator("#unisono-input")).to_have_value("")
 
     # Each reply arrives twice (in the POST answer and on the live feed) and is shown once, in order.
-    page.wait_for_timeout(1500)
-    stored = [m["id"] for m in server_history(server, token_of(page))]
+    stored = wait_for_feed(page, server)
     assert rendered_ids(page) == stored
 
 
@@ -130,12 +154,12 @@ def test_complaint_offers_category_buttons(open_demo) -> None:
     expect(messages(page, "out")).to_contain_text(["Cuéntame qué pasó"], timeout=ANSWER)
 
 
-def test_reload_shows_the_conversation_from_history(open_demo) -> None:
+def test_reload_shows_the_conversation_from_history(open_demo, server) -> None:
     page = open_demo()
     chat(page, "hola")
     expect(messages(page, "out")).to_contain_text(["asistente virtual"], timeout=ANSWER)
-    page.wait_for_timeout(500)
-    before = rendered_ids(page)
+    before = wait_for_feed(page, server)
+    assert rendered_ids(page) == before
     token = token_of(page)
     assert token and len(before) >= 2
 
