@@ -3,8 +3,9 @@
 Routes (under /webhooks/webchat):
   POST /session   a signed session token (new, or the browser's own renewed); optional signed
                   identity of a logged-in user of the company's site
-  POST /webhook   one message from the browser (Authorization: Bearer <token>)
-  GET  /history   the conversation so far, from the store
+  POST /webhook   one message from the browser (Authorization: Bearer <token>); the answer
+                  carries the replies and the conversation's language ("es" | "en" | null)
+  GET  /history   the conversation so far, from the store, and its language
   GET  /events    live messages (SSE); `after=<id>` resumes after a reconnect
   GET  /widget.js, /widget.css, /demo   the widget and a demo page
 """
@@ -92,6 +93,17 @@ def _conversation_of(session_id: str) -> Optional[str]:
             .where(ChannelIdentity.channel == CHANNEL, ChannelIdentity.address == session_id)
             .order_by(Conversation.created_at.desc())
             .limit(1)
+        ).scalar_one_or_none()
+
+
+def _language_of(conversation_id: Optional[str]) -> Optional[str]:
+    """The language the assistant speaks in this conversation (None until it knows): the widget
+    shows its own words in it."""
+    if conversation_id is None:
+        return None
+    with session_scope() as session:
+        return session.execute(
+            select(Conversation.language).where(Conversation.id == conversation_id)
         ).scalar_one_or_none()
 
 
@@ -221,7 +233,8 @@ class WebChatInput(InputChannel):
                 )
             replies = await db.call(conversations.messages_json, receipt.replies)
             return response.json(
-                {"conversation_id": receipt.conversation_id, "message_id": receipt.message_id, "replies": replies}
+                {"conversation_id": receipt.conversation_id, "message_id": receipt.message_id, "replies": replies,
+                 "language": await db.call(_language_of, receipt.conversation_id)}
             )
 
         @bp.route("/history", methods=["GET"])
@@ -231,7 +244,7 @@ class WebChatInput(InputChannel):
                 return _error(401, "missing or invalid session token")
             conversation_id = await db.call(_conversation_of, session_id)
             messages = await db.call(conversations.history, conversation_id) if conversation_id else []
-            return response.json({"messages": messages})
+            return response.json({"messages": messages, "language": await db.call(_language_of, conversation_id)})
 
         @bp.route("/events", methods=["GET"])
         async def events(request: Request) -> HTTPResponse:

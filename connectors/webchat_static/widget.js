@@ -5,10 +5,15 @@
  *   <script src="https://HOST/webhooks/webchat/widget.js" data-server="https://HOST"
  *           data-lang="es" async></script>
  *
- * Optional attributes: data-server (default: this script's origin), data-lang ("es" | "en",
- * default: the browser's language), data-open="true" (open the panel on load), and for a
+ * Optional attributes: data-server (default: this script's origin), data-lang ("es" | "en";
+ * default: the page's <html lang>, else the browser's languages), data-open="true" (open the
+ * panel on load), and for a
  * logged-in user of the site, data-user-id + data-user-signature (+ data-user-email,
  * data-user-name), the signature being computed by the site's server.
+ *
+ * The widget's own words start in that language and then follow the conversation's: once the
+ * assistant knows which language the customer writes in, the server says so with each answer
+ * and with the history, and the widget switches to it.
  *
  * Everything a message contains is rendered with textContent: nothing from the server or
  * the person typing is ever parsed as HTML.
@@ -105,13 +110,27 @@
     }
   }
 
+  /** "es" or "en" for a language tag we speak ("es-MX", "EN_gb"), else null. */
+  function supported(tag) {
+    var primary = String(tag || "").trim().toLowerCase().split(/[-_]/)[0];
+    return Object.prototype.hasOwnProperty.call(STRINGS, primary) ? primary : null;
+  }
+
+  /** data-lang, else the page's <html lang>, else the first of the browser's languages we speak. */
   function pickLanguage() {
-    var wanted = (data.lang || navigator.language || "es").toLowerCase();
-    return wanted.indexOf("en") === 0 ? "en" : "es";
+    var candidates = [data.lang, document.documentElement && document.documentElement.lang];
+    candidates = candidates.concat(navigator.languages ? Array.prototype.slice.call(navigator.languages) : [],
+      [navigator.language]);
+    for (var i = 0; i < candidates.length; i++) {
+      var found = supported(candidates[i]);
+      if (found) return found;
+    }
+    return "es";
   }
 
   var ENDPOINT = serverOrigin() + BASE_PATH;
-  var LANG = pickLanguage();
+  var PAGE_LANG = pickLanguage(); // the widget's language until the conversation has one
+  var LANG = PAGE_LANG;
   var T = STRINGS[LANG];
 
   function identityFromData() {
@@ -236,7 +255,9 @@
     generation: 0, // bumps when the session changes, so stale callbacks do nothing
     inFlight: 0,
     unread: 0,
-    open: false
+    open: false,
+    notice: "", // the key in STRINGS of the notice shown, if any
+    languageAt: 0 // the last message id the server's word on the conversation's language came with
   };
 
   // -- DOM ------------------------------------------------------------------------------------------
@@ -368,9 +389,11 @@
     list.scrollTop = list.scrollHeight;
   }
 
-  function showNotice(text) {
-    notice.textContent = text || "";
-    notice.hidden = !text;
+  /** Shows STRINGS[key] in the widget's language (and again in a new one); "" hides it. */
+  function showNotice(key) {
+    state.notice = key || "";
+    notice.textContent = key ? T[key] : "";
+    notice.hidden = !key;
   }
 
   function updateTyping() {
@@ -394,7 +417,7 @@
 
   function fillMessage(node, message) {
     while (node.firstChild) node.removeChild(node.firstChild);
-    var who = el("span", "unisono-sr-only");
+    var who = el("span", "unisono-sr-only unisono-who");
     who.textContent = authorLabel(message) + ": ";
     node.appendChild(who);
     if (message.direction === "out" && message.author === "agent") {
@@ -444,12 +467,13 @@
     var when = timeOf(message.created_at);
     if (when) {
       var time = el("time", "unisono-time", { datetime: when.toISOString() });
-      time.textContent = when.toLocaleTimeString(LANG === "es" ? "es-MX" : "en-US", {
-        hour: "2-digit",
-        minute: "2-digit"
-      });
+      time.textContent = clockTime(when);
       node.appendChild(time);
     }
+  }
+
+  function clockTime(date) {
+    return date.toLocaleTimeString(LANG === "es" ? "es-MX" : "en-US", { hour: "2-digit", minute: "2-digit" });
   }
 
   function disableButtons(scope) {
@@ -556,6 +580,60 @@
     }
     emptyHint.hidden = list.querySelector(".unisono-msg") !== null;
     state.streamAfter = 0;
+    state.languageAt = 0;
+    applyLanguage(PAGE_LANG); // until the other conversation's language is known
+  }
+
+  // -- language ---------------------------------------------------------------------------------
+  /** Puts the widget's own words (not the conversation's) in `lang`: every label, hint and notice. */
+  function applyLanguage(lang) {
+    if (lang === LANG) return;
+    root.classList.remove("unisono-lang-" + LANG);
+    root.classList.add("unisono-lang-" + lang);
+    root.setAttribute("lang", lang);
+    LANG = lang;
+    T = STRINGS[lang];
+    title.textContent = T.title;
+    subtitle.textContent = T.subtitle;
+    closeButton.setAttribute("aria-label", T.closeChat);
+    list.setAttribute("aria-label", T.log);
+    emptyHint.textContent = T.empty;
+    typingLabel.textContent = T.typing;
+    inputLabel.textContent = T.inputLabel;
+    input.setAttribute("placeholder", T.placeholder);
+    sendButton.setAttribute("aria-label", T.send);
+    updateBadge(); // the launcher's label
+    if (state.notice) showNotice(state.notice);
+    var nodes = messageNodes();
+    for (var i = 0; i < nodes.length; i++) relabel(nodes[i]);
+  }
+
+  function relabel(node) {
+    var message = {
+      direction: node.classList.contains("unisono-in") ? "in" : "out",
+      author: node.classList.contains("unisono-author-agent") ? "agent" : "bot"
+    };
+    var who = node.querySelector(".unisono-who");
+    if (who) who.textContent = authorLabel(message) + ": ";
+    var name = node.querySelector(".unisono-author");
+    if (name) name.textContent = T.agent;
+    var image = node.querySelector(".unisono-image");
+    if (image) image.alt = T.image;
+    var group = node.querySelector(".unisono-buttons");
+    if (group) group.setAttribute("aria-label", T.options);
+    var time = node.querySelector(".unisono-time");
+    var when = time && timeOf(time.getAttribute("datetime"));
+    if (when) time.textContent = clockTime(when);
+  }
+
+  /** The server's word on the conversation's language, as of message `atId`: newer word wins. */
+  function followConversation(language, atId) {
+    var lang = supported(language);
+    if (!lang) return; // null until the assistant knows
+    atId = typeof atId === "number" ? atId : 0;
+    if (atId < state.languageAt) return; // an answer that overtook this one spoke later
+    state.languageAt = atId;
+    applyLanguage(lang);
   }
 
   // -- session, history and the live feed -------------------------------------------------------
@@ -582,10 +660,13 @@
 
   function loadHistory() {
     return request("GET", "/history").then(function (json) {
+      var last = 0;
       (json.messages || []).forEach(function (message) {
         render(message, false);
         state.streamAfter = Math.max(state.streamAfter, message.id);
+        if (typeof message.id === "number") last = Math.max(last, message.id);
       });
+      followConversation(json.language, last);
     });
   }
 
@@ -614,10 +695,10 @@
         .catch(function (error) {
           if (generation !== state.generation) return;
           if (error instanceof HttpError && error.status >= 400 && error.status < 500 && error.status !== 429) {
-            showNotice(T.sendFailed);
+            showNotice("sendFailed");
             throw error; // a refusal (e.g. a wrong identity signature) is not retried forever
           }
-          showNotice(attempt === 0 ? T.connecting : T.reconnecting);
+          showNotice(attempt === 0 ? "connecting" : "reconnecting");
           return sleep(backoff(attempt++)).then(tryOnce);
         });
     }
@@ -664,7 +745,7 @@
       source.close();
       state.source = null;
       var attempt = state.reconnectAttempt++;
-      if (attempt > 0) showNotice(T.reconnecting);
+      if (attempt > 0) showNotice("reconnecting");
       state.reconnectTimer = setTimeout(function () {
         state.reconnectTimer = null;
         if (generation !== state.generation) return;
@@ -704,7 +785,7 @@
     text = String(text || "");
     if (!text.trim() && !payload) return Promise.resolve(null);
     if (text.length > MAX_TEXT) {
-      showNotice(T.tooLong);
+      showNotice("tooLong");
       return Promise.resolve(null);
     }
     showNotice("");
@@ -726,12 +807,13 @@
           }
         }
         (json.replies || []).forEach(function (message) { render(message, true); });
+        followConversation(json.language, json.message_id);
         return json;
       })
       .catch(function (error) {
         pending.classList.add("unisono-failed");
         var status = error instanceof HttpError ? error.status : 0;
-        showNotice(status === 413 ? T.tooLong : status === 400 ? T.rejected : T.sendFailed);
+        showNotice(status === 413 ? "tooLong" : status === 400 ? "rejected" : "sendFailed");
         return null;
       })
       .then(function (result) {

@@ -145,6 +145,20 @@ def test_history_returns_what_was_said_oldest_first(client: httpx.Client) -> Non
     assert client.get("/history", params={"token": token}).json()["messages"] == messages
 
 
+def test_answers_and_history_tell_the_conversations_language(client: httpx.Client) -> None:
+    """The widget shows its own words in the language the assistant speaks in this conversation."""
+    token = new_token(client)
+    assert client.get("/history", headers=bearer(token)).json() == {"messages": [], "language": None}
+    assert say(client, token, "hola")["language"] == "es"
+    assert say(client, token, "ok")["language"] == "es"  # no evidence either way: the language stays
+    answer = say(client, token, "hello, where is my order?")
+    assert answer["language"] == "en"
+    assert not any("asistente virtual" in r["text"] for r in answer["replies"])
+    assert client.get("/history", headers=bearer(token)).json()["language"] == "en"
+    assert say(client, token, "hola, ¿dónde está mi pedido?")["language"] == "es"
+    assert client.get("/history", params={"token": token}).json()["language"] == "es"
+
+
 def test_sessions_do_not_see_each_other(client: httpx.Client) -> None:
     mine, theirs = new_token(client), new_token(client)
     say(client, mine, "hola")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Callable, Iterator
+import time
+from typing import Callable, Iterator, Optional
 
 import httpx
 import pytest
@@ -22,8 +23,55 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TOKEN_KEY = "unisono.webchat.token"
+SESSION_ROUTE = "**/webhooks/webchat/session"
 ANSWER = 20000  # ms: the model answers in well under a second, but the first turn warms it up
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+# The widget's own words (not the conversation's), as a customer and a screen reader meet them.
+WIDGET_WORDS = {
+    "es": {
+        "subtitle": "Atención a clientes",
+        "placeholder": "Escribe tu mensaje…",
+        "send": "Enviar mensaje",
+        "close": "Cerrar el chat",
+        "you": "Tú: ",
+    },
+    "en": {
+        "subtitle": "Customer service",
+        "placeholder": "Type your message…",
+        "send": "Send message",
+        "close": "Close the chat",
+        "you": "You: ",
+    },
+}
+GREETING = {"es": "asistente virtual", "en": "virtual assistant"}
+
+# Counts what the live feed (server-sent events) delivers, so a test can wait until the feed has
+# caught up instead of sleeping: the widget's own EventSource, observed, not replaced.
+FEED_PROBE = """
+(() => {
+  const Native = window.EventSource;
+  window.__feedIds = [];
+  window.EventSource = function (url, options) {
+    const source = new Native(url, options);
+    source.addEventListener("message", (event) => {
+      try { window.__feedIds.push(JSON.parse(event.data).id); } catch (e) { /* not ours */ }
+    });
+    return source;
+  };
+  window.EventSource.prototype = Native.prototype;
+})();
+"""
+
+
+def shop_page(lang: Optional[str]) -> str:
+    """A customer's site embedding the widget (no data-lang), in `lang` or with no lang at all."""
+    attribute = f' lang="{lang}"' if lang else ""
+    return (
+        f"<!doctype html><html{attribute}><head><meta charset=\"utf-8\"><title>Shop</title></head>"
+        "<body><h1>Mayoreo TI</h1>"
+        '<script src="/webhooks/webchat/widget.js" data-open="true" async></script></body></html>'
+    )
 
 
 @pytest.fixture(scope="module")
@@ -36,24 +84,91 @@ def browser() -> Iterator[Browser]:
             instance.close()
 
 
+@pytest.fixture(scope="module")
+def french_browser(browser: Browser) -> Iterator[Browser]:
+    """Chromium set to French, then English (what Accept-Language and navigator.languages say)."""
+    instance = browser.browser_type.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + ["--lang=fr-FR", "--accept-lang=fr-FR,fr,en-US,en"]
+    )
+    try:
+        yield instance
+    finally:
+        instance.close()
+
+
 @pytest.fixture
 def open_demo(browser: Browser, server) -> Iterator[Callable[..., Page]]:
-    """Opens the demo page in a fresh browser context (its own localStorage, so its own session)."""
-    contexts, errors = [], []
+    """Opens the demo page (or `html`, a page of a customer's site served from the same origin) in a
+    fresh browser context (its own localStorage, so its own session) whose language is `locale`.
 
-    def opener(locale: str = "es-MX") -> Page:
-        context = browser.new_context(locale=locale)
+    With `hold_session` the widget's first request to the server waits until the test calls
+    `release_session(page)`: what the widget shows until then owes nothing to the server.
+    """
+    contexts, errors = [], []
+    held_sessions.clear()
+
+    def opener(locale: Optional[str] = "es-MX", html: Optional[str] = None, hold_session: bool = False,
+               on: Optional[Browser] = None) -> Page:
+        context = (on or browser).new_context(**({"locale": locale} if locale else {}))
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(server.url("/webhooks/webchat/demo"))
+        page.add_init_script(FEED_PROBE)
+        held: list = []
+        if hold_session:
+            page.route(SESSION_ROUTE, lambda route: held.append(route))
+        if html is None:
+            page.goto(server.url("/webhooks/webchat/demo"))
+        else:
+            address = server.url("/shop/index.html")  # never reaches the server: answered here
+            page.route(address, lambda route: route.fulfill(status=200, content_type="text/html; charset=utf-8", body=html))
+            page.goto(address)
         expect(page.locator("#unisono-chat")).to_be_visible()  # data-open="true" opens it
+        if hold_session:
+            _wait_until(lambda: held, page)  # the widget has asked for its session, and waits
+            held_sessions[page] = held
         return page
 
     yield opener
     for context in contexts:
         context.close()
     assert errors == [], f"uncaught errors in the page: {errors}"
+
+
+held_sessions: dict[Page, list] = {}  # a page opened with hold_session: its held session requests
+
+
+def _wait_until(condition: Callable[[], object], page: Page, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        page.wait_for_timeout(20)  # lets Playwright dispatch the events the condition is about
+
+
+def release_session(page: Page) -> None:
+    """Lets the widget's held request for a session (see open_demo) go on to the server."""
+    page.unroute(SESSION_ROUTE)
+    for route in held_sessions.pop(page):
+        route.continue_()
+
+
+def expect_widget_in(page: Page, lang: str) -> None:
+    """The widget's own words, every one of them, are in `lang`."""
+    words = WIDGET_WORDS[lang]
+    expect(page.locator(".unisono-root")).to_have_attribute("lang", lang)
+    expect(page.locator("#unisono-chat .unisono-subtitle")).to_have_text(words["subtitle"])
+    expect(page.locator("#unisono-input")).to_have_attribute("placeholder", words["placeholder"])
+    expect(page.locator("#unisono-send")).to_have_attribute("aria-label", words["send"])
+    expect(page.locator("#unisono-launcher")).to_have_attribute("aria-label", words["close"])
+    for who in messages(page, "in").locator(".unisono-sr-only").all():
+        expect(who).to_have_text(words["you"])
+
+
+def wait_for_feed(page: Page, server) -> list[int]:
+    """Waits until the live feed has delivered every message the server stored; returns their ids."""
+    stored = [m["id"] for m in server_history(server, token_of(page))]
+    page.wait_for_function("ids => ids.every(id => window.__feedIds.includes(id))", arg=stored, timeout=ANSWER)
+    return stored
 
 
 def chat(page: Page, text: str) -> None:
@@ -103,19 +218,78 @@ def test_spanish_greeting(open_demo, server) -> None:
     expect(page.locator("#unisono-input")).to_have_value("")
 
     # Each reply arrives twice (in the POST answer and on the live feed) and is shown once, in order.
-    page.wait_for_timeout(1500)
-    stored = [m["id"] for m in server_history(server, token_of(page))]
+    stored = wait_for_feed(page, server)
     assert rendered_ids(page) == stored
 
 
 def test_english_greeting_in_a_fresh_context(open_demo) -> None:
-    page = open_demo("en-US")
+    page = open_demo("en-US", html=shop_page("en"))
     expect(page.locator("#unisono-input")).to_have_attribute("placeholder", "Type your message…")
     expect(page.locator("#unisono-send")).to_have_attribute("aria-label", "Send message")
     expect(messages(page)).to_have_count(0)  # a new browser is a new conversation
     chat(page, "hello")
     expect(messages(page, "out")).to_contain_text(["virtual assistant"], timeout=ANSWER)
     expect(messages(page, "out")).not_to_contain_text(["asistente virtual"])
+
+
+# -- the widget's own words: the page's language from the first pixel, then the conversation's ------
+def test_a_spanish_page_in_an_english_browser_speaks_spanish_from_the_start(open_demo) -> None:
+    page = open_demo("en-US", hold_session=True)  # the demo page is <html lang="es">, no data-lang
+    assert page.evaluate("navigator.languages[0]") == "en-US"
+    expect_widget_in(page, "es")  # before the server has said a word
+    release_session(page)
+    chat(page, "hola")
+    expect(messages(page, "out")).to_contain_text([GREETING["es"]], timeout=ANSWER)
+    expect_widget_in(page, "es")
+
+
+def test_an_english_page_in_a_spanish_browser_speaks_english_from_the_start(open_demo) -> None:
+    page = open_demo("es-MX", html=shop_page("en"), hold_session=True)
+    assert page.evaluate("navigator.languages[0]") == "es-MX"
+    expect_widget_in(page, "en")
+    release_session(page)
+    chat(page, "hello")
+    expect(messages(page, "out")).to_contain_text([GREETING["en"]], timeout=ANSWER)
+    expect_widget_in(page, "en")
+
+
+@pytest.mark.parametrize("locale, lang", [("es-MX", "es"), ("en-US", "en"), ("en-GB", "en")])
+def test_a_page_without_a_language_follows_the_browser(open_demo, locale: str, lang: str) -> None:
+    page = open_demo(locale, html=shop_page(None), hold_session=True)
+    expect_widget_in(page, lang)
+    release_session(page)
+    expect(messages(page)).to_have_count(0)
+
+
+def test_the_first_of_the_browsers_languages_the_widget_speaks(french_browser, open_demo) -> None:
+    """A French page in a browser set to French, then English: English, not the Spanish default."""
+    page = open_demo(None, html=shop_page("fr"), hold_session=True, on=french_browser)
+    assert page.evaluate("navigator.languages")[:3] == ["fr-FR", "fr", "en-US"]
+    expect_widget_in(page, "en")
+    release_session(page)
+    expect(messages(page)).to_have_count(0)
+
+
+@pytest.mark.parametrize(
+    "locale, html, first, then",
+    [("es-MX", None, ("hola", "es"), ("hello", "en")), ("en-US", shop_page("en"), ("hello", "en"), ("hola", "es"))],
+    ids=["spanish-page-to-english", "english-page-to-spanish"],
+)
+def test_the_widget_follows_the_conversation_language(open_demo, server, locale, html, first, then) -> None:
+    page = open_demo(locale, html=html)
+    (text, lang), (other_text, other) = first, then
+    expect_widget_in(page, lang)
+    chat(page, text)
+    expect(messages(page, "out")).to_contain_text([GREETING[lang]], timeout=ANSWER)
+    expect_widget_in(page, lang)
+
+    chat(page, other_text)  # the customer switches language; the assistant answers in theirs
+    expect(messages(page, "out")).to_contain_text([GREETING[lang], GREETING[other]], timeout=ANSWER)
+    expect_widget_in(page, other)  # the labels of the messages shown before included
+
+    page.reload()  # the page still says `lang`; the conversation, from history, says `other`
+    expect(messages(page, "in")).to_have_count(2, timeout=ANSWER)
+    expect_widget_in(page, other)
 
 
 def test_complaint_offers_category_buttons(open_demo) -> None:
@@ -130,12 +304,12 @@ def test_complaint_offers_category_buttons(open_demo) -> None:
     expect(messages(page, "out")).to_contain_text(["Cuéntame qué pasó"], timeout=ANSWER)
 
 
-def test_reload_shows_the_conversation_from_history(open_demo) -> None:
+def test_reload_shows_the_conversation_from_history(open_demo, server) -> None:
     page = open_demo()
     chat(page, "hola")
     expect(messages(page, "out")).to_contain_text(["asistente virtual"], timeout=ANSWER)
-    page.wait_for_timeout(500)
-    before = rendered_ids(page)
+    before = wait_for_feed(page, server)
+    assert rendered_ids(page) == before
     token = token_of(page)
     assert token and len(before) >= 2
 
