@@ -18,16 +18,16 @@ $(STAMP): requirements.lock
 	touch $(STAMP)
 
 setup: $(STAMP)
-	$(PY) -m bot setup
+	$(PY) -m ops setup
 
 train: setup
-	$(PY) -m bot train
+	$(PY) -m ops train
 
 run: train
-	$(PY) -m bot run
+	$(PY) -m ops run
 
 shell: train
-	$(PY) -m bot shell
+	$(PY) -m ops shell
 
 # Debian's Chromium drives the web chat end-to-end tests.
 browser:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import shutil
 
-from bot import training
+from ops import training
 
 
 def copy_inputs(tmp_path):

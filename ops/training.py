@@ -57,7 +57,7 @@ def train(force: bool = False) -> bool:
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
     subprocess.run(
         [
-            sys.executable, "-m", "bot.quiet", "rasa", "train",
+            sys.executable, "-m", "ops.quiet", "rasa", "train",
             "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
             "--out", str(MODEL_DIR), "--fixed-model-name", MODEL_NAME, "--force",
         ],
