@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 from sqlalchemy import Integer, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
 from actions.backend import base, matching
 from actions.backend import tables as t
@@ -367,7 +368,8 @@ class SqlBackend:
     # A person's rights over their data (ops.privacy)
 
     @staticmethod
-    def _about(conversation_ids: Sequence[str], email: Optional[str]):  # type: ignore[no-untyped-def]
+    def _about(conversation_ids: Sequence[str], email: Optional[str]) -> Select:
+        """Tickets opened from these conversations or for this email."""
         clauses = [t.Ticket.conversation_id.in_(list(conversation_ids))]
         if email:
             clauses.append(t.Ticket.contact_email == email)
