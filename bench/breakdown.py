@@ -35,7 +35,7 @@ async def measure(action_url: str, conversations: int, calls: int) -> dict[str, 
     from rasa.utils.endpoints import EndpointConfig
 
     from bench.load import SCRIPTS
-    from bot.training import MODEL_PATH
+    from ops.training import MODEL_PATH
 
     endpoint = EndpointConfig(url=action_url)
     agent = Agent.load(str(MODEL_PATH), action_endpoint=endpoint)

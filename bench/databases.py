@@ -10,7 +10,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from bot import db, migrate, seed
+from bot import db
+from ops import migrate, seed
 
 BENCH_DATABASE = "unisono_bench"
 PG_CANDIDATES = (

@@ -15,8 +15,8 @@ from typing import Optional
 
 import httpx
 
-from bot import runner
 from bot.config import ROOT
+from ops import runner
 
 # Connectors that would otherwise wake up from a developer's .env and talk to the outside world.
 QUIET_CONNECTORS = (

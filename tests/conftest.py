@@ -35,7 +35,7 @@ os.environ["DATABASE_URL"] = f"sqlite:///{_SESSION_DIR / 'test.db'}"
 @pytest.fixture(scope="session")
 def database_url() -> str:
     """The session's database, migrated and seeded with the demo data."""
-    from bot import migrate, seed
+    from ops import migrate, seed
 
     url = os.environ["DATABASE_URL"]
     migrate.upgrade(url)
@@ -46,7 +46,7 @@ def database_url() -> str:
 @pytest.fixture(scope="session")
 def action_server(database_url: str) -> Iterator[str]:
     """The real rasa_sdk action server, as `make run` starts it, on a free port."""
-    from bot import runner
+    from ops import runner
 
     port = free_port()
     env = {**runner._env(), "DATABASE_URL": database_url}
@@ -63,7 +63,7 @@ def action_server(database_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def model_path() -> Path:
-    from bot.training import MODEL_PATH, is_current
+    from ops.training import MODEL_PATH, is_current
 
     if not is_current():
         pytest.fail("the trained model is missing or stale: run `make train` (make test does it)")
@@ -115,8 +115,8 @@ class Server:
 
 def start_server(database_url: str, extra_env: dict[str, str] | None = None, name: str = "server"):
     """Starts action server + `rasa run`; returns (Server, stop function)."""
-    from bot import runner
-    from bot.training import MODEL_PATH
+    from ops import runner
+    from ops.training import MODEL_PATH
 
     action_port, rasa_port = free_port(), free_port()
     # A developer's .env must not switch channels on (pointed at real providers) in tests.

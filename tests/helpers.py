@@ -71,7 +71,8 @@ def temporary_database(kind: str, directory: Path) -> Iterator[str]:
     import pytest
     from sqlalchemy import create_engine, text
 
-    from bot import db, migrate
+    from bot import db
+    from ops import migrate
 
     if kind == "sqlite":
         url = f"sqlite:///{directory / f'{uuid.uuid4().hex}.db'}"

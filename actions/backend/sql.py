@@ -7,11 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from typing import Optional
+from typing import Optional, Sequence
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
 from actions.backend import base, matching
 from actions.backend import tables as t
@@ -21,6 +22,7 @@ from bot.store.normalize import normalize_email, phone_variants
 TICKET_PREFIX = "TCK-"
 ORDER_PREFIX = "PED-"
 FIRST_TICKET_NUMBER = 1001
+ERASED = "[erased]"  # what an erased person's ticket description reads
 _ID_ATTEMPTS = 20
 
 AREA_BY_CATEGORY = {
@@ -362,3 +364,26 @@ class SqlBackend:
                 .order_by(t.Ticket.created_at.desc(), t.Ticket.id.desc())
             )
             return [_ticket(r) for r in rows]
+
+    # A person's rights over their data (ops.privacy)
+
+    @staticmethod
+    def _about(conversation_ids: Sequence[str], email: Optional[str]) -> Select:
+        """Tickets opened from these conversations or for this email."""
+        clauses = [t.Ticket.conversation_id.in_(list(conversation_ids))]
+        if email:
+            clauses.append(t.Ticket.contact_email == email)
+        return select(t.Ticket).where(or_(*clauses)).order_by(t.Ticket.id)
+
+    def tickets_about(self, conversation_ids: Sequence[str], email: Optional[str]) -> list[base.Ticket]:
+        with self._session() as s:
+            return [_ticket(r) for r in s.scalars(self._about(conversation_ids, email))]
+
+    def erase_tickets(self, conversation_ids: Sequence[str], email: Optional[str]) -> int:
+        with self._session() as s, s.begin():
+            rows = list(s.scalars(self._about(conversation_ids, email)))
+            for row in rows:
+                row.description = ERASED
+                row.contact_email = None
+                row.extra = None
+            return len(rows)

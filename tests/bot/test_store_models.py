@@ -11,7 +11,6 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot import db
-from bot.migrate import alembic_config, downgrade, upgrade
 from bot.store import (
     ChannelIdentity,
     Contact,
@@ -24,6 +23,7 @@ from bot.store import (
     phone_variants,
     same_phone,
 )
+from ops.migrate import alembic_config, downgrade, downgrade_core, upgrade, upgrade_core
 
 STORE_TABLES = {"contacts", "channel_identities", "conversations", "messages", "link_codes", "link_attempts"}
 BUSINESS_TABLES = {"branches", "products", "stock", "customers", "distributors", "orders", "order_items",
@@ -57,14 +57,15 @@ def _tables(url: str) -> set[str]:
 
 
 def test_upgrade_on_an_empty_database_creates_every_table(url: str) -> None:
-    assert _tables(url) == STORE_TABLES | BUSINESS_TABLES | {"alembic_version"}
+    assert _tables(url) == STORE_TABLES | BUSINESS_TABLES | {"alembic_version", "backend_alembic_version"}
     with db.get_engine(url).connect() as conn:
         assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0002"
+        assert conn.scalar(text("SELECT version_num FROM backend_alembic_version")) == "b0001"
 
 
 def test_the_delay_code_arrives_on_a_database_with_orders_and_keeps_their_lines(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    upgrade(url, "0001")
+    upgrade_core(url, "0001")
     with db.get_engine(url).begin() as conn:
         conn.execute(text("INSERT INTO customers (id, name, email) VALUES (1, 'Ana', 'ana@example.com')"))
         conn.execute(text("INSERT INTO products (sku, name, category, price, aliases) VALUES ('CF258A', 'Tóner', 'toner', 10, '[]')"))
@@ -79,7 +80,7 @@ def test_the_delay_code_arrives_on_a_database_with_orders_and_keeps_their_lines(
     with pytest.raises(IntegrityError):
         with db.get_engine(url).begin() as conn:
             conn.execute(text("UPDATE orders SET delay_code = 'because'"))
-    downgrade(url, "0001")
+    downgrade_core(url, "0001")
     with db.get_engine(url).connect() as conn:
         assert conn.execute(text("SELECT id, delay_reason FROM orders")).all() == [("PED-1", "lluvias")]
         assert conn.scalar(text("SELECT count(*) FROM order_items")) == 1
@@ -90,7 +91,7 @@ def test_upgrade_twice_is_a_no_op_and_downgrade_removes_everything(url: str) -> 
     upgrade(url)
     assert STORE_TABLES <= _tables(url)
     downgrade(url)
-    assert _tables(url) == {"alembic_version"}
+    assert _tables(url) == {"alembic_version", "backend_alembic_version"}
 
 
 def test_models_match_migrations_and_rasa_events_table_is_ignored(url: str) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from actions.backend import tables
-from bot import conversations, handoff, migrate, seed
+from bot import conversations, handoff
 from bot.db import session_scope
 from bot.hub import Hub
 from bot.messages import Inbound, Outbound
@@ -27,6 +27,7 @@ from connectors.slack import SlackInput
 from connectors.slack_blocks import Summary, escape, summary_blocks
 from connectors.slack_desk import SlackDesk, parse_csat, slack_to_plain
 from connectors.slack_hours import LOCAL_TZ, is_open, next_opening
+from ops import migrate, seed
 from tests.connectors.fake_providers import FakeTwilio
 from tests.connectors.slack_fake import (
     BOT_ID,

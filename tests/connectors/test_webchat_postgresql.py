@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot import seed
+from ops import seed
 from tests.conftest import start_server
 from tests.helpers import temporary_database
 

@@ -107,8 +107,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     picks up and retries (as it should) while these tests watch the fake."""
     import os
 
-    from bot import migrate, seed
     from bot.db import dispose
+    from ops import migrate, seed
 
     url = f"sqlite:///{tmp_path_factory.mktemp('whatsapp-db') / 'whatsapp.db'}"
     migrate.upgrade(url)

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from bot import migrate, seed
+from ops import migrate, seed
 from tests.connectors.fake_providers import FakeTelegram, FakeTwilio
 from tests.connectors.slack_fake import FakeSlack
 from tests.connectors.support import (

@@ -3,7 +3,7 @@
 `tests/conftest.py::start_server` starts and stops the action server and `rasa run` together.
 Fault tests need more: stop or freeze only the action server, SIGKILL only the Rasa server and
 start it again on the same ports, and start Rasa with extra arguments (`--enable-api`). The
-commands are the project's own (`bot.runner`), so what runs here is what `make run` runs.
+commands are the project's own (`ops.runner`), so what runs here is what `make run` runs.
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from typing import Any, Optional
 
 import httpx
 
-from bot import runner
 from bot.config import ROOT
+from ops import runner
 from tests.helpers import PROVIDER_VARIABLES, free_port, wait_for_port
 
 # What start_server sets for every stack, so sessions and identities are signed the same way.
@@ -72,7 +72,7 @@ class SplitStack:
             log.close()  # the child keeps its own descriptor
 
     def rasa_command(self) -> list[str]:
-        """bot.runner's `rasa run` command, with RASA_API_TOKEN as this stack sets it."""
+        """ops.runner's `rasa run` command, with RASA_API_TOKEN as this stack sets it."""
         saved = os.environ.get("RASA_API_TOKEN")
         os.environ["RASA_API_TOKEN"] = self.api_token or ""
         try:

@@ -15,10 +15,11 @@ import pytest
 from sqlalchemy import update
 from twilio.request_validator import RequestValidator
 
-from bot import linking, runner
+from bot import linking
 from bot.config import ROOT
 from bot.db import session_scope
 from bot.store.models import LinkCode
+from ops import runner
 from tests.connectors.slack_fake import action_body, command_body, event_body, message_event, signed_headers
 from tests.connectors.support import PUBLIC_URL, TELEGRAM_SECRET, TWILIO_SID, random_mobile, wait_until
 from tests.reliability.clients import (
@@ -59,7 +60,7 @@ VERIFIED: dict[tuple[str, str], str] = {
     # Anyone may open an anonymous session; renewing a token and vouching for a user are verified.
     ("POST", "/webhooks/webchat/session"): "test_forgery.py::test_a_tampered_web_chat_token_is_refused_everywhere",
 }
-RASA_API = [  # Rasa's HTTP API: only served with --enable-api, which bot.runner adds only with a token
+RASA_API = [  # Rasa's HTTP API: only served with --enable-api, which ops.runner adds only with a token
     ("GET", "/status"), ("GET", "/domain"), ("POST", "/model/train"), ("POST", "/model/test/stories"),
     ("POST", "/model/test/intents"), ("POST", "/model/predict"), ("POST", "/model/parse"), ("PUT", "/model"),
     ("DELETE", "/model"), ("GET", "/conversations/<conversation_id:path>/tracker"),
@@ -137,7 +138,7 @@ def test_the_action_server_listens_on_loopback_only(stack: SplitStack) -> None:
 
 
 def test_rasa_api_needs_the_token(stack: SplitStack) -> None:
-    """The stack runs bot.runner's command with RASA_API_TOKEN set, so the API is on."""
+    """The stack runs ops.runner's command with RASA_API_TOKEN set, so the API is on."""
     chat = WebChat(stack)
     chat.say("hola")
     conversation = Store(stack.database_url).conversation_of("webchat", chat.session_id)

@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pytest
 
-from bot import seed
+from actions.backend import demo
 from tests.helpers import temporary_database
 
 KINDS = ("sqlite", "postgresql")
@@ -21,7 +21,7 @@ KINDS = ("sqlite", "postgresql")
 def seeded_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One migrated and seeded database per module and kind, for tests that only read."""
     with temporary_database(request.param, tmp_path_factory.mktemp("db")) as url:
-        assert seed.seed(url) is True
+        assert demo.seed(url) is True
         yield url
 
 

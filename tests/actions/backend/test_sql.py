@@ -9,10 +9,10 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect
 
-from actions.backend import base
+from actions.backend import base, demo
+from actions.backend.schema import alembic_config
 from actions.backend.sql import SqlBackend
-from bot import db, seed
-from bot.migrate import alembic_config
+from bot import db
 
 HOUR = dt.timedelta(hours=1)
 
@@ -26,7 +26,7 @@ def test_migration_creates_every_table_and_matches_the_models(seeded_url: str) -
     tables = set(inspect(db.get_engine(seeded_url)).get_table_names())
     assert {"contacts", "channel_identities", "conversations", "messages", "link_codes",
             "link_attempts", "branches", "products", "stock", "customers", "distributors",
-            "orders", "order_items", "tickets", "alembic_version"} <= tables
+            "orders", "order_items", "tickets", "alembic_version", "backend_alembic_version"} <= tables
     assert "events" not in tables  # Rasa's SQLTrackerStore owns that name
     command.check(alembic_config(seeded_url))  # raises if the models drifted from the migrations
 
@@ -215,7 +215,7 @@ def test_ticket_priority_area_and_sla(
 
 
 def test_created_ticket_is_normalised_and_belongs_to_its_customer(fresh_url: str) -> None:
-    seed.seed(fresh_url)
+    demo.seed(fresh_url)
     backend = SqlBackend(fresh_url)
     ticket = backend.create_ticket(base.NewTicket(
         category="order", description="Cambiar dirección", customer_id=1,
@@ -270,3 +270,23 @@ def test_concurrent_ticket_creation_gives_unique_consecutive_ids(fresh_url: str)
         thread.join()
     assert errors == []
     assert sorted(created) == [f"TCK-{n}" for n in range(1001, 1025)]
+
+
+def test_a_persons_tickets_are_found_and_erased_by_conversation_or_email(fresh_url: str) -> None:
+    backend = SqlBackend(fresh_url)
+    by_email = backend.create_ticket(base.NewTicket(category="warranty", description="llámenme al 5512345678",
+                                                    contact_email="ana@example.com", extra={"phone": "5512345678"}))
+    by_chat = backend.create_ticket(base.NewTicket(category="other", description="soy Ana", conversation_id="c-ana"))
+    other = backend.create_ticket(base.NewTicket(category="other", description="soy Beto",
+                                                 contact_email="beto@example.com", conversation_id="c-beto"))
+    about = backend.tickets_about(["c-ana"], "ana@example.com")
+    assert [t.id for t in about] == [by_email.id, by_chat.id]
+    assert backend.tickets_about([], None) == []
+
+    assert backend.erase_tickets(["c-ana"], "ana@example.com") == 2
+    erased = backend.ticket(by_email.id)
+    assert erased is not None and erased.description == "[erased]" and erased.contact_email is None
+    assert erased.category == "warranty" and erased.status == "open"  # the business record stays
+    assert backend.ticket(by_chat.id).description == "[erased]"
+    assert backend.ticket(other.id).description == "soy Beto"  # nobody else's
+    assert backend.tickets_about(["c-ana"], "ana@example.com") == [backend.ticket(by_chat.id)]

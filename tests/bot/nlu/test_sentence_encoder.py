@@ -7,7 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.nlu.sentence_encoder import DIMENSION, SentenceEncoder, model_directory, shared_encoder
+from bot.nlu.sentence_encoder import (
+    DIMENSION,
+    ModelFileMismatch,
+    SentenceEncoder,
+    expected_digests,
+    model_directory,
+    shared_encoder,
+    verify_model,
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +73,21 @@ def test_loading_writes_nothing_beside_the_packaged_model(monkeypatch: pytest.Mo
     SentenceEncoder()
     assert written, "the quantizer no longer infers shapes through a file: this test watches nothing"
     assert all(packaged not in path.resolve().parents for path in written), written
+
+
+def test_the_packaged_model_files_have_the_pinned_digests() -> None:
+    digests = expected_digests()
+    assert set(digests) == {"onnx/model.onnx", "onnx/model.onnx_data", "tokenizer.json"}
+    assert all(len(d) == 64 for d in digests.values())
+    verify_model(model_directory(), digests)  # raises if the installed files differ
+
+
+def test_a_model_file_with_another_hash_is_refused_before_loading() -> None:
+    wrong = {**expected_digests(), "tokenizer.json": "0" * 64}
+    with pytest.raises(ModelFileMismatch, match=r"tokenizer\.json has sha256 07805d11.*expected 0{64}.*refusing"):
+        SentenceEncoder(expected=wrong)
+
+
+def test_a_missing_model_file_is_refused(tmp_path) -> None:
+    with pytest.raises(ModelFileMismatch, match="onnx/model.onnx is missing"):
+        SentenceEncoder(directory=tmp_path)

@@ -2,7 +2,8 @@
 
 `export` gathers everything stored about a contact; `erase` removes or anonymises it everywhere,
 Rasa's tracker included. Business records the wholesaler must keep (tickets) stay, stripped of
-personal data.
+personal data by the wholesaler's own systems, through the `Backend`: the core's store never reads
+the ERP's tables. Operations, not runtime: `python -m ops contacts export|erase`.
 """
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any, Optional
 
 from sqlalchemy import MetaData, Table, delete, inspect, or_, select
 
-from actions.backend.tables import Ticket
+from actions.backend import get_backend
+from actions.backend.base import Backend
 from bot.db import get_engine, session_scope
 from bot.store.models import ChannelIdentity, Contact, Conversation, LinkAttempt, LinkCode, Message
 from bot.store.normalize import canonical_phone, normalize_email
@@ -45,8 +47,9 @@ def _row(obj: Any, fields: list[str]) -> dict[str, Any]:
     return {name: _iso(getattr(obj, name)) for name in fields}
 
 
-def export(contact_id: int) -> dict[str, Any]:
+def export(contact_id: int, backend: Optional[Backend] = None) -> dict[str, Any]:
     """Everything stored about one contact, as JSON-ready data."""
+    backend = backend or get_backend()
     with session_scope() as session:
         contact = session.get(Contact, contact_id)
         if contact is None:
@@ -55,10 +58,7 @@ def export(contact_id: int) -> dict[str, Any]:
         ids = [c.id for c in conversations]
         messages = session.execute(select(Message).where(Message.conversation_id.in_(ids)).order_by(Message.id)).scalars().all()
         identities = session.execute(select(ChannelIdentity).where(ChannelIdentity.contact_id == contact_id)).scalars().all()
-        ticket_filter = [Ticket.conversation_id.in_(ids)]
-        if contact.email:
-            ticket_filter.append(Ticket.contact_email == contact.email)
-        tickets = session.execute(select(Ticket).where(or_(*ticket_filter))).scalars().all()
+        tickets = backend.tickets_about(ids, contact.email)
         return {
             "contact": _row(contact, ["id", "name", "language", "phone", "email", "is_distributor", "preferred_channel", "created_at"]),
             "identities": [_row(i, ["channel", "address", "verified_by", "display_name", "created_at", "last_seen_at"]) for i in identities],
@@ -93,32 +93,45 @@ def _tracker_event_count(conversation_ids: list[str]) -> int:
         return len(connection.execute(select(table.c.id).where(table.c.sender_id.in_(conversation_ids))).all())
 
 
-def erase(contact_id: int) -> dict[str, int]:
-    """Removes or anonymises everything personal about a contact; returns what it touched."""
+def _conversations_and_email(contact_id: int) -> tuple[list[str], Optional[str]]:
     with session_scope() as session:
         contact = session.get(Contact, contact_id)
         if contact is None:
             raise LookupError(contact_id)
-        ids = [c for c in session.execute(select(Conversation.id).where(Conversation.contact_id == contact_id)).scalars()]
-        email = contact.email
+        ids = list(session.execute(select(Conversation.id).where(Conversation.contact_id == contact_id)).scalars())
+        return ids, contact.email
+
+
+def erase(contact_id: int, backend: Optional[Backend] = None) -> dict[str, int]:
+    """Removes or anonymises everything personal about a contact; returns what it touched.
+
+    Tickets go first, in the wholesaler's systems, while the contact still has the email that
+    finds them: if anything after fails, running it again finds the same tickets and finishes.
+    """
+    ids, email = _conversations_and_email(contact_id)
+    tickets = (backend or get_backend()).erase_tickets(ids, email)
+    counts = {"tickets": tickets, **_erase_from_store(contact_id, ids), "dialogue_events": 0}
+    table = _events_table()
+    if table is not None and ids:
+        with get_engine().begin() as connection:
+            counts["dialogue_events"] = connection.execute(delete(table).where(table.c.sender_id.in_(ids))).rowcount
+    return counts
+
+
+def _erase_from_store(contact_id: int, ids: list[str]) -> dict[str, int]:
+    """The conversation store's part: messages blanked, identities and link codes gone, contact anonymised."""
+    with session_scope() as session:
+        contact = session.get(Contact, contact_id)
         addresses = [
             f"{i.channel}:{i.address}"
             for i in session.execute(select(ChannelIdentity).where(ChannelIdentity.contact_id == contact_id)).scalars()
         ]
-        counts = {"messages": 0, "tickets": 0, "identities": len(addresses), "dialogue_events": 0}
+        messages = 0
         for message in session.execute(select(Message).where(Message.conversation_id.in_(ids))).scalars():
             message.text = ERASED
             message.payload = None
             message.error = None
-            counts["messages"] += 1
-        ticket_filter = [Ticket.conversation_id.in_(ids)]
-        if email:
-            ticket_filter.append(Ticket.contact_email == email)
-        for ticket in session.execute(select(Ticket).where(or_(*ticket_filter))).scalars():
-            ticket.description = ERASED
-            ticket.contact_email = None
-            ticket.extra = None
-            counts["tickets"] += 1
+            messages += 1
         session.execute(delete(ChannelIdentity).where(ChannelIdentity.contact_id == contact_id))
         session.execute(delete(LinkCode).where(LinkCode.contact_id == contact_id))
         if addresses:
@@ -131,8 +144,4 @@ def erase(contact_id: int) -> dict[str, int]:
         contact.email = None
         contact.customer_id = None
         contact.distributor_id = None
-    table = _events_table()
-    if table is not None and ids:
-        with get_engine().begin() as connection:
-            counts["dialogue_events"] = connection.execute(delete(table).where(table.c.sender_id.in_(ids))).rowcount
-    return counts
+    return {"messages": messages, "identities": len(addresses)}

@@ -13,10 +13,11 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from actions.backend.base import NewTicket
 from actions.backend.sql import SqlBackend
-from bot import conversations, privacy
+from bot import conversations
 from bot.config import ROOT
 from bot.messages import Inbound
 from bot.tracker_store import UnisonoTrackerStore
+from ops import privacy
 
 
 def make_person(database_url: str) -> tuple[str, str, str]:
@@ -55,12 +56,12 @@ def test_export_then_erase_leaves_nothing_personal(database_url):
 
 def test_command_line_export_and_erase(database_url):
     phone, email, _ = make_person(database_url)
-    run = lambda *args: subprocess.run([sys.executable, "-m", "bot", "contacts", *args], cwd=ROOT,
+    run = lambda *args: subprocess.run([sys.executable, "-m", "ops", "contacts", *args], cwd=ROOT,
                                        capture_output=True, text=True, check=True)
     exported = json.loads(run("export", phone).stdout)
     assert exported["contact"]["phone"].endswith(phone[-8:])
     assert exported["tickets"][0]["contact_email"] == email
     erased = json.loads(run("erase", phone).stdout)
     assert erased["messages"] == 1
-    missing = subprocess.run([sys.executable, "-m", "bot", "contacts", "export", phone], cwd=ROOT, capture_output=True, text=True)
+    missing = subprocess.run([sys.executable, "-m", "ops", "contacts", "export", phone], cwd=ROOT, capture_output=True, text=True)
     assert missing.returncode == 1 and "no contact" in missing.stderr

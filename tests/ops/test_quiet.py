@@ -1,4 +1,4 @@
-"""`python -m bot.quiet MODULE ARGS` runs the module as `python -m` would, minus deprecation noise."""
+"""`python -m ops.quiet MODULE ARGS` runs the module as `python -m` would, minus deprecation noise."""
 from __future__ import annotations
 
 import os
@@ -26,7 +26,7 @@ def _run(tmp_path: Path, *command: str) -> subprocess.CompletedProcess:
 
 def test_deprecations_are_dropped_other_warnings_and_arguments_pass(tmp_path: Path) -> None:
     plain = _run(tmp_path, "-m", "noisy_module", "run", "--port", "5005")
-    quiet = _run(tmp_path, "-m", "bot.quiet", "noisy_module", "run", "--port", "5005")
+    quiet = _run(tmp_path, "-m", "ops.quiet", "noisy_module", "run", "--port", "5005")
 
     assert "deprecated-thing" in plain.stderr and "pending-thing" in plain.stderr  # the control
     assert quiet.returncode == 0, quiet.stderr
@@ -36,5 +36,5 @@ def test_deprecations_are_dropped_other_warnings_and_arguments_pass(tmp_path: Pa
 
 
 def test_without_a_module_it_says_how_to_call_it(tmp_path: Path) -> None:
-    done = _run(tmp_path, "-m", "bot.quiet")
-    assert done.returncode != 0 and "usage: python -m bot.quiet MODULE" in done.stderr
+    done = _run(tmp_path, "-m", "ops.quiet")
+    assert done.returncode != 0 and "usage: python -m ops.quiet MODULE" in done.stderr

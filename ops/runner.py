@@ -14,7 +14,7 @@ from typing import Optional
 
 from bot import config
 from bot.config import ROOT
-from bot.training import MODEL_PATH
+from ops.training import MODEL_PATH
 
 
 def _env() -> dict[str, str]:
@@ -30,13 +30,13 @@ def _env() -> dict[str, str]:
 
 
 def action_server_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "bot.quiet", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+    return [sys.executable, "-m", "ops.quiet", "rasa_sdk", "--actions", "actions", "--port", str(port)]
 
 
 def rasa_server_command(port: int, endpoints: str = "endpoints.yml", credentials: str = "credentials.yml") -> list[str]:
     """`rasa run` with our channels; Rasa's HTTP API only when RASA_API_TOKEN protects it."""
     command = [
-        sys.executable, "-m", "bot.quiet", "rasa", "run",
+        sys.executable, "-m", "ops.quiet", "rasa", "run",
         "--model", str(MODEL_PATH), "--endpoints", endpoints, "--credentials", credentials,
         "--port", str(port), "--cors", "*",
     ]

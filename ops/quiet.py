@@ -1,4 +1,4 @@
-"""`python -m bot.quiet MODULE ARGS` runs `python -m MODULE ARGS` without a wall of DeprecationWarnings.
+"""`python -m ops.quiet MODULE ARGS` runs `python -m MODULE ARGS` without a wall of DeprecationWarnings.
 
 Rasa's and rasa_sdk's dependencies switch DeprecationWarnings back on while they load (Sanic with
 `filterwarnings("once", ...)`, aiogram with `simplefilter("default", ...)`), so `make run`
@@ -26,7 +26,7 @@ def _show_unless_deprecation(message: Any, category: type[Warning], *args: Any, 
 
 def main(argv: list[str]) -> None:
     if not argv:
-        sys.exit("usage: python -m bot.quiet MODULE [ARGS...]")
+        sys.exit("usage: python -m ops.quiet MODULE [ARGS...]")
     warnings.showwarning = _show_unless_deprecation
     log_privacy.install()  # both servers run through here: their logs carry no phones or e-mails
     sys.argv = argv  # what `python -m MODULE ARGS` would have given the module

@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Iterator
@@ -13,12 +10,12 @@ from typing import Iterator
 import pytest
 from sqlalchemy import func, select
 
+from actions.backend import demo as seed
 from actions.backend import tables as t
-from bot import db, seed
+from bot import db
 from bot.demo_data import BRANCHES, PRODUCTS
-from bot.migrate import upgrade
+from ops.migrate import upgrade
 
-ROOT = Path(__file__).resolve().parents[2]
 TODAY = dt.date(2025, 6, 2)
 CARRIERS = {"Estafeta", "DHL", "Paquetexpress"}
 
@@ -126,16 +123,3 @@ def test_anas_orders_and_ticket(seeded: str) -> None:
     assert ticket.customer_id == 1 and ticket.due_at > ticket.created_at
     assert ticket_ids[0] == "TCK-2041" and len(ticket_ids) >= 3
 
-
-def test_python_m_bot_seed_migrates_and_seeds_the_configured_database(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false"}
-    first = subprocess.run([sys.executable, "-m", "bot.seed"], cwd=ROOT, env=env, capture_output=True,
-                           text=True, timeout=120)
-    assert first.returncode == 0, first.stderr
-    assert "Demo data loaded" in first.stdout
-    second = subprocess.run([sys.executable, "-m", "bot.seed"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=120)
-    assert second.returncode == 0 and "nothing changed" in second.stdout
-    assert _count(url, t.Order) == 22
-    db.dispose(url)

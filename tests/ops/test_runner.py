@@ -27,7 +27,7 @@ def test_run_serves_the_web_chat_and_stops_both_servers_on_sigterm(database_url,
     rasa_port, action_port = free_port(), free_port()
     env = {**os.environ, **{name: "" for name in PROVIDER_VARIABLES},
            "DATABASE_URL": database_url, "RASA_PORT": str(rasa_port), "ACTION_SERVER_PORT": str(action_port)}
-    process = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "ops", "run"], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_port(action_port, process)
@@ -47,7 +47,7 @@ def test_run_serves_the_web_chat_and_stops_both_servers_on_sigterm(database_url,
         assert not _listening(rasa_port) and not _listening(action_port)
         banner = process.stdout.read().decode(errors="replace")
         assert f"http://localhost:{rasa_port}/webhooks/webchat/demo" in banner
-        # Sanic switches DeprecationWarnings on; bot.quiet keeps them out of the output.
+        # Sanic switches DeprecationWarnings on; ops.quiet keeps them out of the output.
         assert "DeprecationWarning" not in banner
     finally:
         if process.poll() is None:

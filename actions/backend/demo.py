@@ -1,8 +1,9 @@
 """Demo data for "Mayoreo TI": branches, catalogue, stock, customers, distributors, orders, tickets.
 
+The demo ERP owns its data as it owns its tables (`tables.py`, `migrations/`): the operations
+room calls `seed()` (`python -m ops setup`, `python -m ops.seed`) but knows nothing of what it writes.
 `seed()` only writes into a database without branches, so running it at every start is safe.
 Dates are relative to the day it runs, so "expected in 2 days" stays true in a fresh demo.
-`python -m bot.seed` migrates the configured database first, then seeds it.
 """
 from __future__ import annotations
 
@@ -185,16 +186,3 @@ def seed(url: Optional[str] = None, today: Optional[dt.date] = None) -> bool:
         return False  # a concurrent seed committed first
     return True
 
-
-def main() -> None:
-    from bot.migrate import upgrade
-
-    upgrade()
-    if seed():
-        print("Datos de demostración cargados. / Demo data loaded.")
-    else:
-        print("La base ya tenía datos; no se cambió nada. / Database already had data; nothing changed.")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,7 +1,9 @@
 """Train the Rasa model when, and only when, what it is trained from has changed.
 
 A content hash of data/, domain.yml, config.yml and our NLU components is kept next to the
-model; hashing takes milliseconds, while asking Rasa to decide means importing TensorFlow.
+model; hashing takes milliseconds, while asking Rasa to decide means importing TensorFlow. The
+sentence encoder's pinned sha256 digests (bot/nlu/sentence_encoder.sha256) are part of it by
+name: a model is trained with one encoder, and another encoder's vectors would need another model.
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ MODEL_NAME = "unisono"
 MODEL_PATH = MODEL_DIR / f"{MODEL_NAME}.tar.gz"
 FINGERPRINT_PATH = MODEL_DIR / f"{MODEL_NAME}.fingerprint"
 INPUTS = ("data", "domain.yml", "config.yml", "bot/nlu")
+# Read as text, not imported: importing bot.nlu would import Rasa (seconds) to hash a few files.
+ENCODER_DIGESTS = "bot/nlu/sentence_encoder.sha256"
 
 
 def fingerprint(root: Path = ROOT) -> str:
@@ -35,6 +39,7 @@ def fingerprint(root: Path = ROOT) -> str:
                 continue
             digest.update(str(file.relative_to(root)).encode())
             digest.update(file.read_bytes())
+    digest.update(b"sentence encoder:" + (root / ENCODER_DIGESTS).read_bytes())
     return digest.hexdigest()
 
 
@@ -57,7 +62,7 @@ def train(force: bool = False) -> bool:
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
     subprocess.run(
         [
-            sys.executable, "-m", "bot.quiet", "rasa", "train",
+            sys.executable, "-m", "ops.quiet", "rasa", "train",
             "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
             "--out", str(MODEL_DIR), "--fixed-model-name", MODEL_NAME, "--force",
         ],
