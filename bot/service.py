@@ -25,6 +25,15 @@ DEFAULT_HOURS = {day: "09:00-19:00" for day in DAYS[:5]} | {"saturday": "09:00-1
 
 Range = tuple[dt.time, dt.time]
 
+# Day names for describing the hours: (Spanish, as in "de lunes a viernes"; Spanish plural, as in
+# "sábados"; English).
+_DAY_NAMES = (
+    ("lunes", "lunes", "Monday"), ("martes", "martes", "Tuesday"), ("miércoles", "miércoles", "Wednesday"),
+    ("jueves", "jueves", "Thursday"), ("viernes", "viernes", "Friday"), ("sábado", "sábados", "Saturday"),
+    ("domingo", "domingos", "Sunday"),
+)
+_ZONE_NAMES = {"America/Mexico_City": ("hora del centro de México", "Mexico City time")}
+
 
 class ServiceConfigError(ValueError):
     """service.yml says something the service cannot work with (the message says what and where)."""
@@ -92,6 +101,34 @@ class Calendar:
             if opening > local:
                 return opening
         raise ServiceConfigError("service.yml: no opening found; are all days holidays?")  # pragma: no cover
+
+    def describe(self, language: str) -> str:
+        """The weekly hours as customers read them, e.g. "Monday to Friday 9:00–19:00 and
+        Saturday 9:00–14:00 (Mexico City time)"; Spanish unless `language` is "en"."""
+        english = language == "en"
+        groups: list[tuple[int, int, Range]] = []  # (first day, last day, span), consecutive days alike
+        for day in sorted(self.hours):
+            if groups and groups[-1][1] == day - 1 and groups[-1][2] == self.hours[day]:
+                groups[-1] = (groups[-1][0], day, self.hours[day])
+            else:
+                groups.append((day, day, self.hours[day]))
+        parts = [_describe_group(first, last, span, english) for first, last, span in groups]
+        joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + (" and " if english else " y ") + parts[-1]
+        spanish_zone, english_zone = _ZONE_NAMES.get(self.zone.key, (f"hora de {self.zone.key}", f"{self.zone.key} time"))
+        return f"{joined} ({english_zone if english else spanish_zone})"
+
+
+def _clock(moment: dt.time) -> str:
+    return "24:00" if moment == dt.time.max else f"{moment.hour}:{moment.minute:02d}"
+
+
+def _describe_group(first: int, last: int, span: Range, english: bool) -> str:
+    opening, closing = _clock(span[0]), _clock(span[1])
+    if english:
+        days = _DAY_NAMES[first][2] + (f" to {_DAY_NAMES[last][2]}" if last > first else "")
+        return f"{days} {opening}–{closing}"
+    days = f"de {_DAY_NAMES[first][0]} a {_DAY_NAMES[last][0]}" if last > first else _DAY_NAMES[first][1]
+    return f"{days} de {opening} a {closing}"
 
 
 def parse(data: Any, source: str = "service.yml") -> Calendar:
