@@ -9,7 +9,7 @@ server runs. A subclass says its `channel` name and adds its routes in `routes()
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, ClassVar, Dict, Generic, Iterable, Optional, Text, TypeVar
+from typing import Any, Awaitable, Callable, ClassVar, Dict, Generic, Optional, Text, TypeVar
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
@@ -44,6 +44,8 @@ class Channel(InputChannel, Generic[S]):
     """A channel with settings of type S (None while the channel is off)."""
 
     channel: ClassVar[str] = ""
+    # Its settings' class: `from_env()` gives (settings, []) or (None, names of the missing ones).
+    settings_type: ClassVar[Optional[Any]] = None
     attaches_rasa: ClassVar[bool] = True  # a customer channel feeds Rasa; the agents' desk does not
 
     @classmethod
@@ -55,10 +57,13 @@ class Channel(InputChannel, Generic[S]):
         """Settings come from the environment (see README), not from credentials.yml."""
         return cls()
 
-    def __init__(self, hub: Optional[Hub], settings: Optional[S], missing: Iterable[str] = ()) -> None:
+    def __init__(self, hub: Optional[Hub] = None, settings: Optional[S] = None) -> None:
+        """`settings` given (tests) or read from the environment; `hub` given or the process's."""
         self.hub = hub or get_hub()
+        self.missing: list[str] = []
+        if settings is None and self.settings_type is not None:
+            settings, self.missing = self.settings_type.from_env()
         self.settings = settings
-        self.missing = list(missing)
         self.logger = logging.getLogger(type(self).__module__)  # logs name the channel's own module
 
     @property

@@ -316,6 +316,7 @@ def parse(update: Update) -> Parsed:
 
 class TelegramInput(Channel[TelegramSettings]):
     channel = CHANNEL
+    settings_type = TelegramSettings
 
     def __init__(
         self,
@@ -323,13 +324,10 @@ class TelegramInput(Channel[TelegramSettings]):
         settings: Optional[TelegramSettings] = None,
         sender: Optional[TelegramSender] = None,
     ) -> None:
-        missing: list[str] = []
-        if settings is None:
-            settings, missing = TelegramSettings.from_env()
-        super().__init__(hub, settings, missing)
+        super().__init__(hub, settings)
         self.sender = sender
-        if settings is not None and sender is None:
-            self.sender = TelegramSender(settings)
+        if self.settings is not None and sender is None:
+            self.sender = TelegramSender(self.settings)
         self._tasks: set[asyncio.Task] = set()
 
     @property

@@ -336,6 +336,7 @@ def _twiml() -> HTTPResponse:
 
 class WhatsAppInput(Channel[WhatsAppSettings]):
     channel = CHANNEL
+    settings_type = WhatsAppSettings
 
     def __init__(
         self,
@@ -343,10 +344,7 @@ class WhatsAppInput(Channel[WhatsAppSettings]):
         settings: Optional[WhatsAppSettings] = None,
         sender: Optional[WhatsAppSender] = None,
     ) -> None:
-        missing: list[str] = []
-        if settings is None:
-            settings, missing = WhatsAppSettings.from_env()
-        super().__init__(hub, settings, missing)
+        super().__init__(hub, settings)
         self.sender = sender
 
     # -- handlers (plain methods, so tests can call them without a server) --------------------

@@ -151,13 +151,12 @@ class SlackInput(Channel[SlackSettings]):
     """The Slack side of the hub: not a customer channel, the agents' desk."""
 
     channel = "slack"
+    settings_type = SlackSettings
     attaches_rasa = False
 
     def __init__(self, hub: Optional[Hub] = None, settings: Optional[SlackSettings] = None) -> None:
-        missing: list[str] = []
-        if settings is None:
-            settings, missing = SlackSettings.from_env()
-        super().__init__(hub, settings, missing)
+        super().__init__(hub, settings)
+        settings = self.settings
         self.desk: Optional[SlackDesk] = None
         self.app: Optional[AsyncApp] = None
         self._sanic_app: Any = None

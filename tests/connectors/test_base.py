@@ -28,18 +28,20 @@ CONNECTORS = Path(__file__).resolve().parents[2] / "connectors"
 class EchoSettings:
     token: str
 
+    @classmethod
+    def from_env(cls) -> tuple[Optional["EchoSettings"], list[str]]:
+        missing = missing_settings(["ECHO_TOKEN"])
+        return (None, missing) if missing else (cls(setting("ECHO_TOKEN") or ""), [])
+
 
 class EchoChannel(Channel[EchoSettings]):
     """A channel as small as one can be: one setting, one route."""
 
     channel = "echo"
+    settings_type = EchoSettings
 
     def __init__(self, hub: Optional[Hub] = None, settings: Optional[EchoSettings] = None) -> None:
-        missing = []
-        if settings is None:
-            missing = missing_settings(["ECHO_TOKEN"])
-            settings = None if missing else EchoSettings(setting("ECHO_TOKEN") or "")
-        super().__init__(hub, settings, missing)
+        super().__init__(hub, settings)
         self.wired = 0
 
     def wire(self) -> None:
@@ -60,6 +62,8 @@ def test_settings_are_stripped_and_empty_ones_are_missing(monkeypatch: pytest.Mo
     assert setting("ECHO_TOKEN") == "t0k"
     assert setting("ECHO_EMPTY", "fallback") == "fallback"
     assert missing_settings(["ECHO_TOKEN", "ECHO_EMPTY", "ECHO_UNSET_EVERYWHERE"]) == ["ECHO_EMPTY", "ECHO_UNSET_EVERYWHERE"]
+    channel = EchoChannel(hub=Hub())  # settings not given: read through settings_type.from_env()
+    assert channel.settings == EchoSettings("t0k") and channel.missing == [] and channel.enabled
 
 
 async def test_a_channel_without_its_settings_is_off_with_one_warning(
