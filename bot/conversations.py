@@ -384,6 +384,14 @@ def conversation(conversation_id: str) -> Optional[Conversation]:
         return session.get(Conversation, conversation_id)
 
 
+def language_of(conversation_id: Optional[str]) -> Optional[str]:
+    """The language the assistant speaks in this conversation; None until it knows."""
+    if conversation_id is None:
+        return None
+    with session_scope() as session:
+        return session.scalar(select(Conversation.language).where(Conversation.id == conversation_id))
+
+
 def history(conversation_id: str, after_id: int = 0, limit: int = 200) -> list[dict[str, Any]]:
     """Public (non-private) messages of a conversation, oldest first, as JSON for clients."""
     with session_scope() as session:

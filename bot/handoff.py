@@ -1,13 +1,14 @@
-"""The hand-over point between the bot and the people behind it.
+"""The hand-over point between the bot and the people behind it, both ways.
 
 Actions (in the action server's process) call `request()`; it records in the store that the
 conversation waits for an agent. The hub, in the server's process, sees the new status after the
-turn and tells the agents' desk; the store is the one channel between the two processes.
+turn and tells the agents' desk; the store is the one channel between the two processes. When
+the agents are done, the desk calls `resume()` so that Rasa takes the conversation back.
 """
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import Any, Optional
 
 from bot.db import session_scope, utcnow
 from bot.store.models import Contact, Conversation
@@ -40,3 +41,28 @@ def request(
             conversation.language = language
     logger.info("conversation %s handed off (%s)", conversation_id, reason)
     return True
+
+
+async def resume(agent: Any, conversation_id: str) -> None:
+    """Gives a paused conversation back to Rasa, as Rasa's own "append events" endpoint does.
+
+    `agent` is the loaded Rasa agent (the server's `app.ctx.agent`). Appends ConversationResumed,
+    then an action_listen: Rasa stops predicting right after the action that paused the
+    conversation, before its usual action_listen; without one, the next message is predicted
+    from a state no rule or story has (the hand-off action, then a user turn) and the bot loops
+    through fallbacks.
+    """
+    # Imported here: actions import this module in the action server, which needs no Rasa core.
+    from rasa.core.channels.channel import CollectingOutputChannel
+    from rasa.shared.core.constants import ACTION_LISTEN_NAME
+    from rasa.shared.core.events import ActionExecuted, ConversationResumed
+
+    if agent is None or agent.processor is None:
+        raise RuntimeError("the Rasa agent is not loaded")
+    async with agent.lock_store.lock(conversation_id):
+        processor = agent.processor
+        tracker = await processor.fetch_tracker_with_initial_session(conversation_id, CollectingOutputChannel())
+        tracker.update(ConversationResumed(), agent.domain)
+        if tracker.latest_action_name != ACTION_LISTEN_NAME:
+            tracker.update(ActionExecuted(ACTION_LISTEN_NAME), agent.domain)
+        await agent.tracker_store.save(tracker)

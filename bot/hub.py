@@ -39,7 +39,7 @@ Interceptor = Callable[["Accepted", Party, Optional[str]], Awaitable[Optional[li
 
 
 class Desk(Protocol):
-    """The agents' side (Slack, see connectors/slack.py): told about escalations and customer words."""
+    """The agents' side (Slack, see connectors/slack/): told about escalations and customer words."""
 
     async def escalated(self, conversation_id: str) -> None: ...
 

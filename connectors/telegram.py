@@ -24,24 +24,22 @@ import logging
 import re
 import sys
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Optional
 
-from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from sqlalchemy import select
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from bot.db import session_scope
-from bot.hub import Hub, get_hub
+from bot.hub import Hub
 from bot.messages import Inbound, Outbound
 from bot.outbox import SendError
-from bot.store.models import ChannelIdentity, Conversation, Message
+from bot.store import addresses
 from bot.store.normalize import canonical_phone
-from connectors.messaging import MAX_BODY, missing_settings, plain_text, redact, setting, split_text
+from connectors.base import MAX_BODY, Channel, json_error, missing_settings, setting
+from connectors.plain_text import plain_text, redact, split_text
 
 logger = logging.getLogger(__name__)
 
@@ -277,25 +275,9 @@ def _button_title(query: Any) -> Optional[str]:
 
 def resolve_payload(address: str, data: str) -> Optional[str]:
     """The full payload behind a hashed callback_data, from our recent replies to this chat."""
-    with session_scope() as session:
-        rows = session.execute(
-            select(Message.payload)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .join(ChannelIdentity, ChannelIdentity.contact_id == Conversation.contact_id)
-            .where(
-                ChannelIdentity.channel == CHANNEL,
-                ChannelIdentity.address == address,
-                Message.direction == "out",
-                Message.channel == CHANNEL,
-            )
-            .order_by(Message.id.desc())
-            .limit(_RECENT_REPLIES)
-        ).scalars()
-        for payload in rows:
-            for button in (payload or {}).get("buttons") or ():
-                full = str(button.get("payload", ""))
-                if callback_data(full) == data:
-                    return full
+    for full in addresses.offered_payloads(CHANNEL, address, _RECENT_REPLIES):
+        if callback_data(full) == data:
+            return full
     return None
 
 
@@ -332,19 +314,9 @@ def parse(update: Update) -> Parsed:
     return _from_callback(update) or Parsed(_from_message(update))
 
 
-def _error(status: int, message: str) -> HTTPResponse:
-    return response.json({"error": message}, status=status)
-
-
-class TelegramInput(InputChannel):
-    @classmethod
-    def name(cls) -> Text:
-        return CHANNEL
-
-    @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "TelegramInput":
-        """Settings come from the environment (see README), not from credentials.yml."""
-        return cls()
+class TelegramInput(Channel[TelegramSettings]):
+    channel = CHANNEL
+    settings_type = TelegramSettings
 
     def __init__(
         self,
@@ -352,15 +324,10 @@ class TelegramInput(InputChannel):
         settings: Optional[TelegramSettings] = None,
         sender: Optional[TelegramSender] = None,
     ) -> None:
-        self.hub = hub or get_hub()
-        if settings is None:
-            settings, self.missing = TelegramSettings.from_env()
-        else:
-            self.missing = []
-        self.settings = settings
+        super().__init__(hub, settings)
         self.sender = sender
-        if settings is not None and sender is None:
-            self.sender = TelegramSender(settings)
+        if self.settings is not None and sender is None:
+            self.sender = TelegramSender(self.settings)
         self._tasks: set[asyncio.Task] = set()
 
     @property
@@ -369,20 +336,20 @@ class TelegramInput(InputChannel):
 
     async def receive(self, request: Request) -> HTTPResponse:
         if self.settings is None:
-            return _error(503, f"telegram channel off: {', '.join(self.missing)} not set")
+            return self.off()
         body = request.body or b""
         if len(body) > MAX_BODY:
-            return _error(413, "request too large")
+            return json_error(413, "request too large")
         given = (request.headers.get("x-telegram-bot-api-secret-token") or "").encode("utf-8")
         if not hmac.compare_digest(given, self.settings.webhook_secret.encode("utf-8")):
             logger.warning("telegram: refused an update with a missing or wrong secret token")
-            return _error(403, "invalid secret token")
+            return json_error(403, "invalid secret token")
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            return _error(400, "body must be JSON")
+            return json_error(400, "body must be JSON")
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-            return _error(400, "not a Telegram update")
+            return json_error(400, "not a Telegram update")
         try:
             parsed = parse(Update.de_json(data, self.bot))
         except Exception as error:  # noqa: BLE001 - a shape we cannot read is not worth a retry storm
@@ -400,7 +367,7 @@ class TelegramInput(InputChannel):
                 data["update_id"],
                 type(error).__name__,
             )
-            return _error(503, "temporarily unable to store the update")
+            return json_error(503, "temporarily unable to store the update")
         if accepted is None:
             logger.info("telegram: update %s is a retry, already stored", data["update_id"])
             return response.json({"status": "duplicate"})
@@ -424,33 +391,14 @@ class TelegramInput(InputChannel):
         except Exception as error:  # noqa: BLE001 - a stale spinner is cosmetic
             logger.info("telegram: answerCallbackQuery failed (%s)", type(error).__name__)
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        hub = self.hub
-        hub.attach_rasa(on_new_message)
-        enabled = self.settings is not None
-        if not enabled:
-            logger.warning("telegram channel off: %s not set", ", ".join(self.missing))
-        else:
-            assert self.sender is not None
-            hub.register_sender(self.sender)
-            # httpx logs each request URL at INFO, and Bot API URLs contain the bot's token.
-            logging.getLogger("httpx").setLevel(logging.WARNING)
-        bp = Blueprint("telegram_webhook", __name__)
+    def wire(self) -> None:
+        assert self.sender is not None
+        self.hub.register_sender(self.sender)
+        # httpx logs each request URL at INFO, and Bot API URLs contain the bot's token.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
-        @bp.listener("after_server_start")
-        async def start_outbox(app: Any, loop: Any) -> None:
-            if enabled:
-                hub.start()
-
-        @bp.route("/", methods=["GET"])
-        async def health(request: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if enabled else "off"})
-
-        @bp.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            return await self.receive(request)
-
-        return bp
+    def routes(self, bp: Blueprint) -> None:
+        self.route(bp, "/webhook", self.receive)
 
 
 # -- command line ----------------------------------------------------------------------------------

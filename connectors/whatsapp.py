@@ -18,27 +18,26 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Optional
 from urllib.parse import parse_qsl
 
 import requests
-from rasa.core.channels.channel import InputChannel, UserMessage
-from sanic import Blueprint, response
+from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from sqlalchemy import func, select
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.db import session_scope, utcnow
-from bot.hub import Hub, get_hub
+from bot.db import utcnow
+from bot.hub import Hub
 from bot.messages import Inbound, Outbound
 from bot.outbox import SendError
-from bot.store.models import ChannelIdentity, Conversation, Message
+from bot.store import addresses
 from bot.store.normalize import canonical_phone
-from connectors.messaging import MAX_BODY, missing_settings, plain_text, redact, setting, split_text
+from connectors.base import MAX_BODY, Channel, json_error, missing_settings, setting
+from connectors.plain_text import plain_text, redact, split_text
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +64,6 @@ STATUSES: dict[str, Optional[str]] = {
     "failed": "failed",
     "undelivered": "failed",
 }
-_PROGRESS = {"pending": 0, "sent": 1, "delivered": 2, "read": 3}
 
 # The twilio library logs every request at INFO; its URLs and headers are not for our logs.
 _http_logger = logging.getLogger(__name__ + ".http")
@@ -166,18 +164,7 @@ def render(outbound: Outbound) -> list[dict[str, Any]]:
 
 def last_inbound_at(address: str) -> Optional[dt.datetime]:
     """When the person behind this WhatsApp number last wrote to us on WhatsApp."""
-    with session_scope() as session:
-        return session.execute(
-            select(func.max(Message.created_at))
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .join(ChannelIdentity, ChannelIdentity.contact_id == Conversation.contact_id)
-            .where(
-                ChannelIdentity.channel == CHANNEL,
-                ChannelIdentity.address == address,
-                Message.channel == CHANNEL,
-                Message.direction == "in",
-            )
-        ).scalar_one_or_none()
+    return addresses.last_inbound_at(CHANNEL, address)
 
 
 def within_window(last_inbound: Optional[dt.datetime], now: Optional[dt.datetime] = None) -> bool:
@@ -337,46 +324,19 @@ def inbound_from(form: Form) -> Optional[Inbound]:
 def record_status(sid: str, status: str, error_code: str = "") -> bool:
     """Applies a status callback to the message we sent with that sid; False if we do not know it.
 
-    Callbacks may arrive out of order, so a status never moves back (read stays read).
+    Callbacks may arrive out of order; the store never moves a status back (read stays read).
     """
-    with session_scope() as session:
-        message = session.execute(
-            select(Message).where(
-                Message.channel == CHANNEL,
-                Message.provider_message_id == sid,
-                Message.direction == "out",
-            )
-        ).scalar_one_or_none()
-        if message is None:
-            return False
-        new = STATUSES.get(status)
-        current = message.delivery_status
-        if new == "failed":
-            if current not in ("delivered", "read"):
-                message.delivery_status = "failed"
-                message.error = f"twilio: {status}" + (f" (error {error_code})" if error_code else "")
-        elif new is not None and _PROGRESS.get(new, 0) > _PROGRESS.get(current, 99):
-            message.delivery_status = new
-        return True
-
-
-def _error(status: int, message: str) -> HTTPResponse:
-    return response.json({"error": message}, status=status)
+    problem = f"twilio: {status}" + (f" (error {error_code})" if error_code else "")
+    return addresses.record_delivery(CHANNEL, sid, STATUSES.get(status), problem)
 
 
 def _twiml() -> HTTPResponse:
     return HTTPResponse(EMPTY_TWIML, status=200, content_type="text/xml")
 
 
-class WhatsAppInput(InputChannel):
-    @classmethod
-    def name(cls) -> Text:
-        return CHANNEL
-
-    @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WhatsAppInput":
-        """Settings come from the environment (see README), not from credentials.yml."""
-        return cls()
+class WhatsAppInput(Channel[WhatsAppSettings]):
+    channel = CHANNEL
+    settings_type = WhatsAppSettings
 
     def __init__(
         self,
@@ -384,30 +344,25 @@ class WhatsAppInput(InputChannel):
         settings: Optional[WhatsAppSettings] = None,
         sender: Optional[WhatsAppSender] = None,
     ) -> None:
-        self.hub = hub or get_hub()
-        if settings is None:
-            settings, self.missing = WhatsAppSettings.from_env()
-        else:
-            self.missing = []
-        self.settings = settings
+        super().__init__(hub, settings)
         self.sender = sender
 
     # -- handlers (plain methods, so tests can call them without a server) --------------------
     def _refused(self, request: Request) -> tuple[Optional[HTTPResponse], Optional[Form]]:
         """The common checks of both webhooks: channel on, size, form, Twilio's signature."""
         if self.settings is None:
-            return _error(503, f"whatsapp channel off: {', '.join(self.missing)} not set"), None
+            return self.off(), None
         body = request.body or b""
         if len(body) > MAX_BODY:
-            return _error(413, "request too large"), None
+            return json_error(413, "request too large"), None
         form = parse_form(body)
         if form is None:
-            return _error(400, "body must be form-encoded UTF-8"), None
+            return json_error(400, "body must be form-encoded UTF-8"), None
         signature = request.headers.get("x-twilio-signature") or ""
         validator = RequestValidator(self.settings.auth_token)
         if not signature or not validator.validate(signed_url(self.settings.public_url, request), form, signature):
             logger.warning("whatsapp: refused a request with a missing or invalid Twilio signature")
-            return _error(403, "invalid Twilio signature"), None
+            return json_error(403, "invalid Twilio signature"), None
         return None, form
 
     async def receive(self, request: Request) -> HTTPResponse:
@@ -427,7 +382,7 @@ class WhatsAppInput(InputChannel):
                 inbound.provider_message_id,
                 type(error).__name__,
             )
-            return _error(503, "temporarily unable to store the message")
+            return json_error(503, "temporarily unable to store the message")
         if accepted is None:
             logger.info("whatsapp: message %s is a retry, already stored", inbound.provider_message_id)
         else:
@@ -445,36 +400,15 @@ class WhatsAppInput(InputChannel):
                 known = record_status(sid, status, form.first("ErrorCode"))
             except Exception as error:  # noqa: BLE001 - let Twilio retry the callback
                 logger.error("whatsapp: could not record status of %s (%s)", sid, type(error).__name__)
-                return _error(503, "temporarily unable to record the status")
+                return json_error(503, "temporarily unable to record the status")
             if not known:
                 logger.debug("whatsapp: status %s for unknown message %s ignored", status, sid)
         return _twiml()
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        hub = self.hub
-        hub.attach_rasa(on_new_message)
-        if self.settings is None:
-            logger.warning("whatsapp channel off: %s not set", ", ".join(self.missing))
-        else:
-            hub.register_sender(self.sender or WhatsAppSender(self.settings))
-        bp = Blueprint("whatsapp_webhook", __name__)
-        enabled = self.settings is not None
+    def wire(self) -> None:
+        assert self.settings is not None
+        self.hub.register_sender(self.sender or WhatsAppSender(self.settings))
 
-        @bp.listener("after_server_start")
-        async def start_outbox(app: Any, loop: Any) -> None:
-            if enabled:
-                hub.start()
-
-        @bp.route("/", methods=["GET"])
-        async def health(request: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if enabled else "off"})
-
-        @bp.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            return await self.receive(request)
-
-        @bp.route("/status", methods=["POST"])
-        async def status(request: Request) -> HTTPResponse:
-            return await self.status(request)
-
-        return bp
+    def routes(self, bp: Blueprint) -> None:
+        self.route(bp, "/webhook", self.receive)
+        self.route(bp, "/status", self.status)

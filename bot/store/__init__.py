@@ -1,4 +1,8 @@
-"""The shared conversation store: contacts, their channel identities, conversations and messages."""
+"""The shared conversation store: contacts, their channel identities, conversations and messages.
+
+Also the agents' desk's own table (`desk_threads`, bot/store/desk.py): imported here so that
+whoever loads the store's tables (Alembic, tests) gets it too.
+"""
 from bot.store.models import (
     AUTHORS,
     CHANNELS,
@@ -14,6 +18,7 @@ from bot.store.models import (
     LinkCode,
     Message,
 )
+from bot.store.desk import DeskThread
 from bot.store.normalize import canonical_phone, normalize_email, phone_variants, same_phone
 
 __all__ = [
@@ -26,6 +31,7 @@ __all__ = [
     "VERIFIERS",
     "ChannelIdentity",
     "Contact",
+    "DeskThread",
     "Conversation",
     "LinkAttempt",
     "LinkCode",

@@ -121,7 +121,6 @@ class Conversation(Base):
     first_response_at = Column(UTCDateTime)
     handed_off_at = Column(UTCDateTime)
     resolved_at = Column(UTCDateTime)
-    slack_thread_ts = Column(String(32), index=True)
     csat = Column(Integer)
     csat_agent = Column(String(100))
 

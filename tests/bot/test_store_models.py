@@ -11,6 +11,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot import db
+from tests.helpers import temporary_database
 from bot.store import (
     ChannelIdentity,
     Contact,
@@ -25,7 +26,8 @@ from bot.store import (
 )
 from ops.migrate import alembic_config, downgrade, downgrade_core, upgrade, upgrade_core
 
-STORE_TABLES = {"contacts", "channel_identities", "conversations", "messages", "link_codes", "link_attempts"}
+STORE_TABLES = {"contacts", "channel_identities", "conversations", "messages", "link_codes", "link_attempts",
+                "desk_threads"}
 BUSINESS_TABLES = {"branches", "products", "stock", "customers", "distributors", "orders", "order_items",
                    "tickets"}
 
@@ -59,7 +61,7 @@ def _tables(url: str) -> set[str]:
 def test_upgrade_on_an_empty_database_creates_every_table(url: str) -> None:
     assert _tables(url) == STORE_TABLES | BUSINESS_TABLES | {"alembic_version", "backend_alembic_version"}
     with db.get_engine(url).connect() as conn:
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0002"
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0003"
         assert conn.scalar(text("SELECT version_num FROM backend_alembic_version")) == "b0001"
 
 
@@ -85,6 +87,41 @@ def test_the_delay_code_arrives_on_a_database_with_orders_and_keeps_their_lines(
         assert conn.execute(text("SELECT id, delay_reason FROM orders")).all() == [("PED-1", "lluvias")]
         assert conn.scalar(text("SELECT count(*) FROM order_items")) == 1
     db.dispose(url)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_slack_threads_move_to_desk_threads_and_back_with_no_row_lost(kind: str, tmp_path: Path) -> None:
+    """0003 copies each conversation's slack_thread_ts to desk_threads, then drops the column,
+    without a table copy that would cascade-delete messages (ON DELETE CASCADE)."""
+    with temporary_database(kind, tmp_path) as url:
+        downgrade(url, "0002")
+        at = dt.datetime(2026, 12, 1, 10, 0)
+        with db.get_engine(url).begin() as conn:
+            conn.execute(text("INSERT INTO contacts (id, name, created_at, updated_at) VALUES (1, 'Ana', :at, :at)"), {"at": at})
+            for conversation, thread in (("c-1", "1700000000.000100"), ("c-2", None), ("c-3", "1700000000.000300")):
+                conn.execute(text("INSERT INTO conversations (id, contact_id, status, created_at, slack_thread_ts) "
+                                  "VALUES (:id, 1, 'agent', :at, :ts)"), {"id": conversation, "at": at, "ts": thread})
+                conn.execute(text("INSERT INTO messages (conversation_id, direction, author, channel, delivery_status, "
+                                  "attempts, created_at) VALUES (:id, 'in', 'customer', 'whatsapp', 'received', 0, :at)"),
+                             {"id": conversation, "at": at})
+        upgrade(url)
+        with db.get_engine(url).connect() as conn:
+            threads = conn.execute(text("SELECT conversation_id, thread_ts FROM desk_threads ORDER BY conversation_id"))
+            assert threads.all() == [("c-1", "1700000000.000100"), ("c-3", "1700000000.000300")]
+            assert conn.scalar(text("SELECT count(*) FROM messages")) == 3  # no cascade from a table copy
+            assert conn.scalar(text("SELECT count(*) FROM conversations")) == 3
+        assert "slack_thread_ts" not in {c["name"] for c in inspect(db.get_engine(url)).get_columns("conversations")}
+        command.check(alembic_config(url))  # the models say what the migrations made
+        with db.get_engine(url).begin() as conn:  # the desk's table follows its conversation
+            conn.execute(text("DELETE FROM conversations WHERE id = 'c-3'"))
+            assert conn.scalar(text("SELECT count(*) FROM desk_threads")) == 1
+        downgrade(url, "0002")
+        with db.get_engine(url).connect() as conn:
+            back = conn.execute(text("SELECT id, slack_thread_ts FROM conversations ORDER BY id")).all()
+            assert back == [("c-1", "1700000000.000100"), ("c-2", None)]
+            assert conn.scalar(text("SELECT count(*) FROM messages")) == 2
+        assert "desk_threads" not in _tables(url)
+        db.dispose(url)
 
 
 def test_upgrade_twice_is_a_no_op_and_downgrade_removes_everything(url: str) -> None:

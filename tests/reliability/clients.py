@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy import MetaData, Table, inspect, select
 
 from bot.db import get_engine, session_scope
+from bot.store.desk import DeskThread
 from bot.store.models import ChannelIdentity, Contact, Conversation, Message
 from bot.store.normalize import canonical_phone
 from tests.connectors.support import TELEGRAM_SECRET, wait_until
@@ -164,6 +165,18 @@ class Store:
         with session_scope(self.url) as session:
             return session.execute(
                 select(Conversation)
+                .join(ChannelIdentity, ChannelIdentity.contact_id == Conversation.contact_id)
+                .where(ChannelIdentity.channel == channel, ChannelIdentity.address == address)
+                .order_by(Conversation.created_at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+
+    def thread_of(self, channel: str, address: str) -> Optional[str]:
+        """The desk thread (Slack ts) of the latest conversation of (channel, address), if any."""
+        with session_scope(self.url) as session:
+            return session.execute(
+                select(DeskThread.thread_ts)
+                .join(Conversation, Conversation.id == DeskThread.conversation_id)
                 .join(ChannelIdentity, ChannelIdentity.contact_id == Conversation.contact_id)
                 .where(ChannelIdentity.channel == channel, ChannelIdentity.address == address)
                 .order_by(Conversation.created_at.desc())

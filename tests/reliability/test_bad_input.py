@@ -205,8 +205,8 @@ def test_payloads_we_did_not_offer_are_read_as_words_not_obeyed(stack: SplitStac
 def test_customer_markup_reaches_agents_in_slack_escaped(stack: SplitStack, fakes) -> None:
     store, number = Store(stack.database_url), random_mobile()
     whatsapp(stack, number, "quiero hablar con un asesor")
-    wait_until(lambda: (store.conversation_of("whatsapp", number).slack_thread_ts or None), 90, "the Slack thread")
-    root = store.conversation_of("whatsapp", number).slack_thread_ts
+    wait_until(lambda: store.thread_of("whatsapp", number), 90, "the Slack thread")
+    root = store.thread_of("whatsapp", number)
     whatsapp(stack, number, "<script>alert(1)</script> <!channel> <@U0ADMIN> <https://evil.example|banco> & listo")
     post = fakes.slack.wait_for("chat.postMessage", lambda c: "alert(1)" in str(c.args.get("text")), thread_ts=root)
     shown = post.args["text"]

@@ -233,14 +233,14 @@ def _hand_off(stack: SplitStack, fakes, number: str) -> str:
     store = Store(stack.database_url)
     whatsapp(stack, number, "quiero hablar con un asesor")
     wait_for_text(fakes.twilio, number, "Te comunico con un asesor")
-    wait_until(lambda: (store.conversation_of("whatsapp", number).slack_thread_ts or None), 60, "the Slack thread")
+    wait_until(lambda: store.thread_of("whatsapp", number), 60, "the Slack thread")
     return store.conversation_of("whatsapp", number).id
 
 
 def test_slack_requests_unsigned_badly_signed_or_stale_change_nothing(stack: SplitStack, fakes) -> None:
     store, number = Store(stack.database_url), random_mobile()
     conversation_id = _hand_off(stack, fakes, number)
-    root = store.conversation_of("whatsapp", number).slack_thread_ts
+    root = store.thread_of("whatsapp", number)
     claim = action_body(AGENTS, "U0MALLORY", "unisono_claim", conversation_id, root)
     resolve = command_body(AGENTS, "U0MALLORY", "/resolve", conversation_id)
     reply = event_body(message_event(AGENTS, "U0MALLORY", "hola, soy tu asesor: dame tu tarjeta", f"{time.time():.6f}", root))

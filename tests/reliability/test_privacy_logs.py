@@ -96,8 +96,8 @@ def test_a_whole_scenario_leaves_no_personal_data_in_the_logs(stack: SplitStack,
     # Hand-off to an agent in Slack, the agent's reply, and back.
     store.close_conversations_of_phone(ANA_PHONE)
     say_on_whatsapp(stack, fakes, "quiero hablar con un asesor", timeout=150)
-    wait_until(lambda: (store.conversation_of("whatsapp", ANA_PHONE).slack_thread_ts or None), 90, "the Slack thread")
-    root = store.conversation_of("whatsapp", ANA_PHONE).slack_thread_ts
+    wait_until(lambda: store.thread_of("whatsapp", ANA_PHONE), 90, "the Slack thread")
+    root = store.thread_of("whatsapp", ANA_PHONE)
     for text in (WORDS[2], "resolve"):  # a reply in an unclaimed thread claims it; "resolve" closes it
         body = event_body(message_event(AGENTS, "U0AGENT01", text, f"{time.time():.6f}", root))
         assert stack.post(SLACK, content=body.encode(), headers=signed_headers(SLACK_SECRET, body)).status_code == 200

@@ -193,16 +193,12 @@ def agent_text(key: str, **values: Any) -> str:
 # -- what customers read, in their language -------------------------------------------------------
 CUSTOMER_TEXTS: dict[str, tuple[str, str]] = {
     "after_hours": (
-        "🌙 Nuestros asesores atienden de lunes a viernes de 9:00 a 19:00 y sábados de 9:00 a 14:00 (hora del centro "
-        "de México). Abrí el ticket {ticket} con tu solicitud; un asesor te contactará a partir del {when}.",
-        "🌙 Our agents work Monday to Friday 9:00–19:00 and Saturday 9:00–14:00 (Mexico City time). I opened "
-        "ticket {ticket} with your request; an agent will get back to you from {when}.",
+        "🌙 Nuestros asesores atienden {hours}. Abrí el ticket {ticket} con tu solicitud; un asesor te contactará a partir del {when}.",
+        "🌙 Our agents work {hours}. I opened ticket {ticket} with your request; an agent will get back to you from {when}.",
     ),
     "after_hours_no_ticket": (
-        "🌙 Nuestros asesores atienden de lunes a viernes de 9:00 a 19:00 y sábados de 9:00 a 14:00 (hora del centro "
-        "de México). Dejamos registrada tu solicitud; un asesor te contactará a partir del {when}.",
-        "🌙 Our agents work Monday to Friday 9:00–19:00 and Saturday 9:00–14:00 (Mexico City time). Your request "
-        "is recorded; an agent will get back to you from {when}.",
+        "🌙 Nuestros asesores atienden {hours}. Dejamos registrada tu solicitud; un asesor te contactará a partir del {when}.",
+        "🌙 Our agents work {hours}. Your request is recorded; an agent will get back to you from {when}.",
     ),
     "csat_question": (
         "✅ Tu conversación con el asesor terminó. ¿Cómo calificarías la atención? Responde con un número del "

@@ -1,9 +1,12 @@
-"""Store operations of the Slack desk: who holds a conversation, and what was already done once.
+"""The agents' desk in the store: who holds a conversation, its thread at the desk, done-once facts.
 
-State changes that two agents (or a Slack retry) can race on are single conditional UPDATEs or
-INSERTs against a unique key, so the database decides who wins, in one process or several.
-"Done once" facts (thread posted, reminder sent, agent message relayed) are private messages on
-channel "slack" whose provider_message_id is the unique key; no schema change needed.
+The desk (Slack today, connectors/slack/) keeps no SQL of its own: it asks here. State changes
+that two agents (or a provider's retry) can race on are single conditional UPDATEs or INSERTs
+against a unique key, so the database decides who wins, in one process or several.
+
+`desk_threads` is the desk's own table: the thread where the current hand-off of a conversation
+is worked (Slack's message ts). "Done once" facts (thread posted, reminder sent, agent message
+relayed) are private messages on the desk's channel whose provider_message_id is the unique key.
 """
 from __future__ import annotations
 
@@ -11,14 +14,25 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Column, ForeignKey, String, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.db import session_scope, utcnow
+from bot.db import Base, session_scope, utcnow
 from bot.store.models import ChannelIdentity, Contact, Conversation, Message
 
-CHANNEL = "slack"
 WITH_PEOPLE = ("waiting_agent", "agent")
+
+
+class DeskThread(Base):
+    """The thread at the agents' desk where a conversation's current hand-off is worked."""
+
+    __tablename__ = "desk_threads"
+
+    conversation_id = Column(String(64), ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True)
+    thread_ts = Column(String(32), nullable=False, index=True)
+
+    def __repr__(self) -> str:
+        return f"DeskThread({self.conversation_id!r} -> {self.thread_ts!r})"
 
 
 @dataclass(frozen=True)
@@ -32,7 +46,7 @@ class Snapshot:
     assigned_agent: Optional[str]
     handed_off_at: Optional[dt.datetime]
     resolved_at: Optional[dt.datetime]
-    slack_thread_ts: Optional[str]
+    thread_ts: Optional[str]
     csat: Optional[int]
     contact_id: int
     name: Optional[str]
@@ -43,12 +57,14 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Identity:
+    """One of the contact's channel addresses, as the desk's summary lists them."""
+
     channel: str
     address: str
     verified: bool
 
 
-def _snapshot(conversation: Conversation, contact: Optional[Contact]) -> Snapshot:
+def _snapshot(conversation: Conversation, contact: Optional[Contact], thread_ts: Optional[str]) -> Snapshot:
     language = conversation.language or (contact.language if contact else None) or "es"
     return Snapshot(
         id=conversation.id,
@@ -58,7 +74,7 @@ def _snapshot(conversation: Conversation, contact: Optional[Contact]) -> Snapsho
         assigned_agent=conversation.assigned_agent,
         handed_off_at=conversation.handed_off_at,
         resolved_at=conversation.resolved_at,
-        slack_thread_ts=conversation.slack_thread_ts,
+        thread_ts=thread_ts,
         csat=conversation.csat,
         contact_id=conversation.contact_id,
         name=contact.name if contact else None,
@@ -68,26 +84,52 @@ def _snapshot(conversation: Conversation, contact: Optional[Contact]) -> Snapsho
     )
 
 
+def _with_thread():  # type: ignore[no-untyped-def]
+    """Conversations with their contact and desk thread (both may be missing)."""
+    return (
+        select(Conversation, Contact, DeskThread.thread_ts)
+        .outerjoin(Contact, Contact.id == Conversation.contact_id)
+        .outerjoin(DeskThread, DeskThread.conversation_id == Conversation.id)
+    )
+
+
 def snapshot(conversation_id: str) -> Optional[Snapshot]:
+    """The conversation as the desk sees it, or None when there is no such conversation."""
     with session_scope() as session:
-        conversation = session.get(Conversation, conversation_id)
-        if conversation is None:
-            return None
-        return _snapshot(conversation, session.get(Contact, conversation.contact_id))
+        row = session.execute(_with_thread().where(Conversation.id == conversation_id)).first()
+        return _snapshot(*row) if row is not None else None
 
 
 def by_thread(thread_ts: str) -> Optional[Snapshot]:
-    """The conversation whose current Slack thread starts at `thread_ts`."""
+    """The conversation whose current desk thread starts at `thread_ts`."""
     with session_scope() as session:
-        conversation = session.execute(
-            select(Conversation).where(Conversation.slack_thread_ts == thread_ts).limit(1)
+        row = session.execute(_with_thread().where(DeskThread.thread_ts == thread_ts).limit(1)).first()
+        return _snapshot(*row) if row is not None else None
+
+
+def thread_of(conversation_id: str) -> Optional[str]:
+    """The desk thread of the conversation's current (or last) hand-off."""
+    with session_scope() as session:
+        return session.execute(
+            select(DeskThread.thread_ts).where(DeskThread.conversation_id == conversation_id)
         ).scalar_one_or_none()
-        if conversation is None:
-            return None
-        return _snapshot(conversation, session.get(Contact, conversation.contact_id))
+
+
+def set_thread(conversation_id: str, thread_ts: str) -> None:
+    """Records the thread of the current hand-off; a later hand-off's thread replaces it."""
+    with session_scope() as session:
+        changed = session.execute(
+            update(DeskThread)
+            .where(DeskThread.conversation_id == conversation_id)
+            .values(thread_ts=thread_ts)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not changed:
+            session.add(DeskThread(conversation_id=conversation_id, thread_ts=thread_ts))
 
 
 def identities(contact_id: int) -> list[Identity]:
+    """The contact's channel addresses, oldest first."""
     with session_scope() as session:
         rows = session.execute(
             select(ChannelIdentity).where(ChannelIdentity.contact_id == contact_id).order_by(ChannelIdentity.id)
@@ -108,6 +150,7 @@ def recent_messages(conversation_id: str, limit: int = 10) -> list[tuple[str, st
 
 
 def last_customer_text(conversation_id: str) -> str:
+    """What the customer last wrote (the after-hours ticket quotes it)."""
     with session_scope() as session:
         text = session.execute(
             select(Message.text)
@@ -121,12 +164,8 @@ def last_customer_text(conversation_id: str) -> str:
 def waiting() -> list[Snapshot]:
     """Conversations waiting for an agent (the queue; short by nature)."""
     with session_scope() as session:
-        rows = session.execute(
-            select(Conversation, Contact)
-            .join(Contact, Contact.id == Conversation.contact_id)
-            .where(Conversation.status == "waiting_agent")
-        ).all()
-        return [_snapshot(conversation, contact) for conversation, contact in rows]
+        rows = session.execute(_with_thread().where(Conversation.status == "waiting_agent")).all()
+        return [_snapshot(*row) for row in rows]
 
 
 # -- who holds the conversation -----------------------------------------------------------------
@@ -169,16 +208,6 @@ def finish(conversation_id: str, status: str, agent: str) -> bool:
         return result.rowcount == 1
 
 
-def set_thread(conversation_id: str, ts: str) -> None:
-    with session_scope() as session:
-        session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id)
-            .values(slack_thread_ts=ts)
-            .execution_options(synchronize_session=False)
-        )
-
-
 def record_csat(conversation_id: str, score: int, within: dt.timedelta) -> tuple[bool, Optional[str]]:
     """Stores the survey answer once: (stored, rated agent); not stored when no survey is open."""
     since = utcnow() - within
@@ -202,17 +231,6 @@ def record_csat(conversation_id: str, score: int, within: dt.timedelta) -> tuple
         return result.rowcount == 1, agent
 
 
-def survey_open(conversation_id: str, within: dt.timedelta) -> bool:
-    current = snapshot(conversation_id)
-    return (
-        current is not None
-        and current.status == "closed"
-        and current.csat is None
-        and current.resolved_at is not None
-        and current.resolved_at >= utcnow() - within
-    )
-
-
 # -- done-once markers --------------------------------------------------------------------------
 def handoff_key(kind: str, current: Snapshot) -> str:
     """A key unique to one hand-off of one conversation (a later hand-off gets new keys)."""
@@ -220,46 +238,48 @@ def handoff_key(kind: str, current: Snapshot) -> str:
     return f"{kind}:{current.id}:{stamp}"
 
 
-def mark(conversation_id: str, key: str, text: Optional[str] = None, payload: Optional[dict] = None,
-         author: str = "system", direction: str = "out") -> bool:
-    """Records that `key` was done; False when it already was (by a retry, another agent or task)."""
-    try:
-        with session_scope() as session:
-            session.add(
-                Message(
-                    conversation_id=conversation_id,
-                    direction=direction,
-                    author=author,
-                    channel=CHANNEL,
-                    provider_message_id=key[:255],
-                    text=text,
-                    payload=payload,
-                    private=True,
-                    delivery_status="sent" if direction == "out" else "processed",
+class Markers:
+    """Done-once facts of one desk, kept as private messages on the desk's channel."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+
+    def mark(self, conversation_id: str, key: str, text: Optional[str] = None, payload: Optional[dict] = None,
+             author: str = "system", direction: str = "out") -> bool:
+        """Records that `key` was done; False when it already was (by a retry, another agent or task)."""
+        try:
+            with session_scope() as session:
+                session.add(
+                    Message(
+                        conversation_id=conversation_id,
+                        direction=direction,
+                        author=author,
+                        channel=self.channel,
+                        provider_message_id=key[:255],
+                        text=text,
+                        payload=payload,
+                        private=True,
+                        delivery_status="sent" if direction == "out" else "processed",
+                    )
                 )
-            )
-        return True
-    except IntegrityError:
-        return False
+            return True
+        except IntegrityError:
+            return False
 
+    def is_marked(self, key: str) -> bool:
+        """Whether `key` was done."""
+        with session_scope() as session:
+            return session.execute(select(Message.id).where(*self._is(key))).first() is not None
 
-def is_marked(key: str) -> bool:
-    with session_scope() as session:
-        return session.execute(
-            select(Message.id).where(Message.channel == CHANNEL, Message.provider_message_id == key[:255])
-        ).first() is not None
+    def payload(self, key: str) -> Optional[dict]:
+        """What was recorded with `key`, if it was done."""
+        with session_scope() as session:
+            return session.execute(select(Message.payload).where(*self._is(key))).scalar_one_or_none()
 
+    def unmark(self, key: str) -> None:
+        """Forgets a marker whose action failed, so that it is tried again."""
+        with session_scope() as session:
+            session.execute(delete(Message).where(*self._is(key)))
 
-def marker_payload(key: str) -> Optional[dict]:
-    with session_scope() as session:
-        return session.execute(
-            select(Message.payload).where(Message.channel == CHANNEL, Message.provider_message_id == key[:255])
-        ).scalar_one_or_none()
-
-
-def unmark(key: str) -> None:
-    """Forgets a marker whose action failed, so that it is tried again."""
-    with session_scope() as session:
-        session.execute(
-            delete(Message).where(Message.channel == CHANNEL, Message.provider_message_id == key[:255])
-        )
+    def _is(self, key: str) -> tuple:
+        return Message.channel == self.channel, Message.provider_message_id == key[:255]

@@ -1,8 +1,7 @@
-"""Human hand-off in Slack: a fake Slack Web API on loopback, requests signed like Slack's, and
-the real stack (WhatsApp through a fake Twilio on the customer's side)."""
+"""The Slack endpoint (connectors/slack/endpoint.py): a fake Slack Web API on loopback, requests
+signed like Slack's, and the real stack (WhatsApp through a fake Twilio on the customer's side)."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import time
@@ -13,20 +12,15 @@ from types import SimpleNamespace
 from typing import Any, Iterator, Optional
 
 import pytest
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from actions.backend import tables
-from bot import conversations, handoff
 from bot.db import session_scope
 from bot.hub import Hub
-from bot.messages import Inbound, Outbound
+from bot.store.desk import DeskThread
 from bot.store.models import Conversation, Message
 from connectors.slack import SlackInput
-from connectors.slack_blocks import Summary, escape, summary_blocks
-from connectors.slack_desk import SlackDesk, parse_csat, slack_to_plain
-from connectors.slack_hours import LOCAL_TZ, is_open, next_opening
+from connectors.slack.blocks import escape
 from ops import migrate, seed
 from tests.connectors.fake_providers import FakeTwilio
 from tests.connectors.slack_fake import (
@@ -62,125 +56,6 @@ WHATSAPP = "/webhooks/whatsapp/webhook"
 WEDNESDAY_11AM = "2025-11-26T11:00:00-06:00"  # inside business hours
 
 
-# -- pure parts ------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "local, open_now, opening",
-    [
-        ("2025-11-26 11:00", True, None),  # Wednesday
-        ("2025-11-26 19:00", False, "2025-11-27 09:00"),  # Wednesday, closing time
-        ("2025-11-28 20:30", False, "2025-11-29 09:00"),  # Friday night -> Saturday
-        ("2025-11-29 13:59", True, None),  # Saturday morning
-        ("2025-11-29 14:00", False, "2025-12-01 09:00"),  # Saturday afternoon -> Monday
-        ("2025-11-30 12:00", False, "2025-12-01 09:00"),  # Sunday
-        ("2025-12-01 08:59", False, "2025-12-01 09:00"),  # Monday, early
-    ],
-)
-def test_business_hours_and_next_opening(local: str, open_now: bool, opening: Optional[str]) -> None:
-    now = dt.datetime.fromisoformat(local).replace(tzinfo=LOCAL_TZ)
-    assert is_open(now) is open_now
-    expected = dt.datetime.fromisoformat(opening).replace(tzinfo=LOCAL_TZ) if opening else None
-    assert next_opening(now) == expected
-    assert next_opening(now.astimezone(dt.timezone.utc)) == expected  # any zone, same instant
-
-
-@pytest.mark.parametrize(
-    "text, score",
-    [("5", 5), (" 4 ", 4), ("5 estrellas", 5), ("1 estrella", 1), ("3/5", 3), ("⭐⭐⭐⭐⭐", 5), ("⭐️⭐️", 2),
-     ("5 ⭐", 5), ("4 stars", 4), ("0", None), ("6", None), ("55", None), ("⭐" * 6, None),
-     ("5 pedidos por favor", None), ("hola", None), ("", None)],
-)
-def test_satisfaction_answers(text: str, score: Optional[int]) -> None:
-    assert parse_csat(text) == score
-
-
-def test_customer_text_is_escaped_in_the_summary_and_agents_markup_is_plain_for_customers() -> None:
-    summary = Summary("c-1", "<!channel> Ana & co", "whatsapp", "es", messages=(("customer", "hey <!channel> <@U123>"),))
-    text = json.dumps(summary_blocks(summary, "waiting_agent"), ensure_ascii=False)
-    assert "<!channel>" not in text and "<@U123>" not in text
-    assert "&lt;!channel&gt; Ana &amp; co" in text and "&lt;@U123&gt;" in text
-    assert all(b["text"]["verbatim"] for b in summary_blocks(summary, "waiting_agent") if b["type"] == "section")
-    assert escape("a<b>&c") == "a&lt;b&gt;&amp;c"
-    assert slack_to_plain("Ve &lt;aquí&gt; &amp; <https://x.test/a|la guía> o <https://x.test/b>") == (
-        "Ve <aquí> & la guía (https://x.test/a) o https://x.test/b"
-    )
-
-
-# -- the desk in-process (no model needed) ---------------------------------------------------------
-class StoreOnlySender:
-    def __init__(self, channel: str) -> None:
-        self.channel = channel
-
-    async def send(self, address: str, outbound: Outbound, message_id: int) -> Optional[str]:
-        return None
-
-
-@pytest.fixture(scope="module")
-def fake_slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack()
-    yield fake
-    fake.close()
-
-
-def waiting_customer(text: str, language: str) -> str:
-    """A WhatsApp customer who asked for a person: the conversation is waiting for an agent."""
-    number = random_mobile()
-    inbound = Inbound("whatsapp", number, text, display_name="Cliente Nocturno", verified_phone=number, verified_by="twilio_from")
-    party = conversations.resolve(inbound)
-    conversations.store_inbound(party, inbound, text)
-    assert handoff.request(party.conversation_id, reason="test", channel="whatsapp", language=language)
-    return party.conversation_id
-
-
-@pytest.mark.parametrize(
-    "local, language, expected_when",
-    [("2025-11-30 12:00", "es", "lunes 1 de diciembre, 09:00 h"),
-     ("2025-11-28 20:30", "en", "Saturday, November 29, 09:00 h")],
-)
-async def test_after_hours_handoff_opens_one_ticket_and_says_when_we_open(
-    database_url: str, fake_slack: FakeSlack, local: str, language: str, expected_when: str
-) -> None:
-    hub = Hub()
-    hub.register_sender(StoreOnlySender("whatsapp"))
-    now = dt.datetime.fromisoformat(local).replace(tzinfo=LOCAL_TZ)
-    desk = SlackDesk(hub, AsyncWebClient(token=fake_slack.token, base_url=fake_slack.base_url), AGENTS, now=lambda: now)
-    question = "necesito un asesor, mi equipo llegó dañado" if language == "es" else "I need an agent, my laptop arrived broken"
-    conversation_id = waiting_customer(question, language)
-
-    await desk.escalated(conversation_id)
-    await desk.escalated(conversation_id)  # a second call for the same hand-off changes nothing
-
-    with session_scope() as session:
-        tickets = session.execute(select(tables.Ticket).where(tables.Ticket.conversation_id == conversation_id)).scalars().all()
-        assert len(tickets) == 1
-        ticket = tickets[0]
-        assert ticket.category == "other"
-        assert ticket.description == f"Solicitud de asesor fuera de horario: {question}"
-        told = session.execute(
-            select(Message).where(Message.conversation_id == conversation_id, Message.author == "system",
-                                  Message.private.is_(False))
-        ).scalars().all()
-        conversation = session.get(Conversation, conversation_id)
-    assert len(told) == 1 and ticket.id in told[0].text and expected_when in told[0].text
-    assert ("Our agents work" in told[0].text) == (language == "en")
-    posts = [c for c in fake_slack.of("chat.postMessage", channel=AGENTS) if conversation_id in rendered(c)]
-    assert len(posts) == 1
-    assert conversation.slack_thread_ts == posts[0].result["ts"]
-    assert ticket.id in rendered(posts[0]) and action_ids(posts[0]) == ["unisono_claim", "unisono_return"]
-
-
-async def test_inside_business_hours_no_ticket_is_opened(database_url: str, fake_slack: FakeSlack) -> None:
-    hub = Hub()
-    hub.register_sender(StoreOnlySender("whatsapp"))
-    now = dt.datetime.fromisoformat(WEDNESDAY_11AM)
-    desk = SlackDesk(hub, AsyncWebClient(token=fake_slack.token, base_url=fake_slack.base_url), AGENTS, now=lambda: now)
-    conversation_id = waiting_customer("quiero hablar con una persona", "es")
-    await desk.escalated(conversation_id)
-    with session_scope() as session:
-        assert session.execute(select(tables.Ticket).where(tables.Ticket.conversation_id == conversation_id)).first() is None
-        assert session.execute(select(Message).where(Message.conversation_id == conversation_id, Message.author == "system",
-                                                     Message.private.is_(False))).first() is None
-    assert [c for c in fake_slack.of("chat.postMessage", channel=AGENTS) if conversation_id in rendered(c)]
-
 
 async def test_without_credentials_the_endpoint_is_off_with_one_log_line(monkeypatch, caplog) -> None:
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_AGENT_CHANNEL"):
@@ -189,7 +64,7 @@ async def test_without_credentials_the_endpoint_is_off_with_one_log_line(monkeyp
     channel = SlackInput(hub=hub)
     with caplog.at_level(logging.INFO, logger="connectors.slack"):
         channel.blueprint(lambda message: None)
-    lines = [r for r in caplog.records if r.name == "connectors.slack"]
+    lines = [r for r in caplog.records if r.name.startswith("connectors.")]
     assert len(lines) == 1 and "Slack desk is off" in lines[0].getMessage() and "SLACK_BOT_TOKEN" in lines[0].getMessage()
     answer = await channel.handle(SimpleNamespace(body=b"{}", headers={}, query_string=""))
     assert answer.status == 503 and json.loads(answer.body) == {"error": "the Slack desk is not configured"}
@@ -204,7 +79,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory, model_path: Path, fa
     url = f"sqlite:///{tmp_path_factory.mktemp('slack') / 'slack.db'}"
     migrate.upgrade(url)
     seed.seed(url)
-    root_conftest = request.config.pluginmanager.get_plugin(str(Path(__file__).resolve().parents[1] / "conftest.py"))
+    root_conftest = request.config.pluginmanager.get_plugin(str(Path(__file__).resolve().parents[2] / "conftest.py"))
     env = {
         **CHANNEL_VARIABLES_OFF,
         "NO_PROXY": "127.0.0.1,localhost",
@@ -273,6 +148,13 @@ def conversation_of(stack: Stack, number: str) -> Conversation:
         ).scalar_one()
 
 
+def thread_of(stack: Stack, conversation_id: str) -> Optional[str]:
+    with session_scope(stack.database_url) as session:
+        return session.execute(
+            select(DeskThread.thread_ts).where(DeskThread.conversation_id == conversation_id)
+        ).scalar_one_or_none()
+
+
 def messages(stack: Stack, conversation_id: str, after: int = 0) -> list[Message]:
     with session_scope(stack.database_url) as session:
         return list(session.execute(
@@ -296,8 +178,8 @@ def hand_off(stack: Stack, fake_twilio: FakeTwilio, fake_slack: FakeSlack, numbe
                          90, "the hand-off message")
     root = fake_slack.wait_for("chat.postMessage", lambda c: is_root(c) and c.result.get("ts") not in earlier, channel=AGENTS)
     ts = root.result["ts"]
-    conversation = wait_until(lambda: (lambda c: c if c.slack_thread_ts == ts else None)(conversation_of(stack, number)),
-                              30, "the thread ts stored")
+    wait_until(lambda: thread_of(stack, conversation_of(stack, number).id) == ts, 30, "the thread ts stored")
+    conversation = conversation_of(stack, number)
     assert conversation.status == "waiting_agent" and action_ids(root) == ["unisono_claim", "unisono_return"]
     return conversation.id, ts
 
@@ -490,9 +372,10 @@ def test_slash_resolve_and_return_to_bot(stack: Stack, fake_twilio: FakeTwilio, 
     assert not any("Gracias por tu calificación" in b for b in whatsapp_bodies(fake_twilio, number))
 
 
-def test_an_unclaimed_handoff_gets_one_reminder(stack: Stack, fake_twilio: FakeTwilio, fake_slack: FakeSlack) -> None:
+def test_the_server_reminds_agents_of_an_unclaimed_handoff(
+    stack: Stack, fake_twilio: FakeTwilio, fake_slack: FakeSlack
+) -> None:
+    """The reminder loop runs in the server; that it reminds only once is tests/connectors/slack/test_desk.py's."""
     number = random_mobile()
     _, root_ts = hand_off(stack, fake_twilio, fake_slack, number, "Tomás Vega")
     wait_until(lambda: any("Nadie ha tomado" in t for t in thread_posts(fake_slack, root_ts)), 30, "the reminder")
-    time.sleep(6)  # four more passes of the reminder loop (every 1.5 s with 0.05 minutes)
-    assert sum("Nadie ha tomado" in t for t in thread_posts(fake_slack, root_ts)) == 1

@@ -1,8 +1,10 @@
 """The agents' desk in Slack: one thread per hand-off, claimed, answered and handed back there.
 
 The hub tells the desk about escalations and customer messages (the `Desk` protocol); the Slack
-endpoint (connectors/slack.py) turns agents' clicks, replies and commands into the methods below.
-Methods an agent triggers return the feedback for that agent (shown ephemerally), or None.
+endpoint (connectors/slack/endpoint.py) turns agents' clicks, replies and commands into the
+methods below. Methods an agent triggers return the feedback for that agent (shown ephemerally),
+or None. Its state lives in the core's store (bot/store/desk.py); business hours come from the
+service calendar (service.yml, bot/service.py); orders and tickets from ./business.py.
 """
 from __future__ import annotations
 
@@ -14,16 +16,15 @@ from typing import Any, Awaitable, Callable, Optional
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from actions import identity, labels
-from actions.backend import get_backend
-from actions.backend.base import Backend, NewTicket
+from bot import service
+from bot.conversations import Party
 from bot.db import utcnow
 from bot.hub import Accepted, Hub
-from bot.conversations import Party
 from bot.messages import Outbound
-from connectors import slack_hours
-from connectors import slack_store as store
-from connectors.slack_blocks import (
+from bot.store import desk as store
+from bot.store.desk import Markers
+from connectors.slack import business
+from connectors.slack.blocks import (
     Summary,
     agent_text,
     customer_line,
@@ -36,11 +37,9 @@ from connectors.slack_blocks import (
 
 logger = logging.getLogger(__name__)
 
+CHANNEL = "slack"  # the channel of the desk's own (private) messages and markers
 CSAT_WINDOW = dt.timedelta(hours=24)
 RETRY_GRACE = dt.timedelta(seconds=30)  # a hand-off with no thread after this is posted again
-OPEN_ORDER_STATUSES = ("received", "preparing", "shipped", "delayed")
-OPEN_TICKET_STATUSES = ("open", "in_progress")
-AFTER_HOURS_DESCRIPTION = "Solicitud de asesor fuera de horario"
 
 Resumer = Callable[[str], Awaitable[None]]
 Clock = Callable[[], dt.datetime]
@@ -89,19 +88,18 @@ class SlackDesk:
         reminder_minutes: float = 5.0,
         now: Clock = utcnow,
         resumer: Optional[Resumer] = None,
-        backend: Optional[Backend] = None,
+        backend: Any = None,
+        calendar: Optional[service.Calendar] = None,
     ) -> None:
         self.hub = hub
         self.client = client
         self.channel = channel
         self.reminder_minutes = reminder_minutes
-        self.now = now
+        self.now = now  # the clock business hours are judged by (HANDOFF_NOW fixes it in demos)
         self.resumer = resumer
-        self._backend = backend
-
-    @property
-    def backend(self) -> Backend:
-        return self._backend or get_backend()
+        self.backend = backend  # the business's Backend; None: the configured one (see ./business.py)
+        self.calendar = calendar or service.calendar()
+        self.markers = Markers(CHANNEL)
 
     # -- the hub's side ---------------------------------------------------------------------
     async def escalated(self, conversation_id: str) -> None:
@@ -117,7 +115,7 @@ class SlackDesk:
         if current is None or current.status != "waiting_agent":
             return
         key = store.handoff_key("thread", current)
-        if not store.mark(conversation_id, key, payload={"kind": "slack_thread"}):
+        if not self.markers.mark(conversation_id, key, payload={"kind": "slack_thread"}):
             return  # this hand-off already has its thread
         try:
             await self._after_hours(current)
@@ -130,7 +128,7 @@ class SlackDesk:
                 unfurl_media=False,
             )
         except BaseException:
-            store.unmark(key)
+            self.markers.unmark(key)
             raise
         store.set_thread(conversation_id, posted["ts"])
         logger.info("conversation %s is waiting for an agent in Slack (thread %s)", conversation_id, posted["ts"])
@@ -139,13 +137,13 @@ class SlackDesk:
         """The customer's words in the hand-off thread, escaped. Never raises (see escalated)."""
         try:
             current = store.snapshot(conversation_id)
-            if current is None or not current.slack_thread_ts or not store.is_marked(store.handoff_key("thread", current)):
+            if current is None or not current.thread_ts or not self.markers.is_marked(store.handoff_key("thread", current)):
                 logger.warning("message %s of %s has no thread yet; its summary will show it", message_id, conversation_id)
                 return
             line = customer_line(current.name, current.last_channel, text)
             await self.client.chat_postMessage(
                 channel=self.channel,
-                thread_ts=current.slack_thread_ts,
+                thread_ts=current.thread_ts,
                 text=line,
                 blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": line[:2900], "verbatim": True}}],
                 unfurl_links=False,
@@ -167,8 +165,8 @@ class SlackDesk:
         if not stored:
             return None
         current = store.snapshot(party.conversation_id)
-        if current is not None and current.slack_thread_ts:
-            await self._say_in_thread(current.slack_thread_ts, agent_text("csat", agent=agent or "?", score=score))
+        if current is not None and current.thread_ts:
+            await self._say_in_thread(current.thread_ts, agent_text("csat", agent=agent or "?", score=score))
         return [Outbound(customer_text("csat_thanks", lang or party.language))]
 
     # -- the agents' side -------------------------------------------------------------------
@@ -178,8 +176,8 @@ class SlackDesk:
             current = store.snapshot(conversation_id)
             if current is not None:
                 await self._refresh_root(current, agent)
-                if current.slack_thread_ts:
-                    await self._say_in_thread(current.slack_thread_ts, agent_text("claimed", agent=agent))
+                if current.thread_ts:
+                    await self._say_in_thread(current.thread_ts, agent_text("claimed", agent=agent))
             logger.info("conversation %s claimed by %s", conversation_id, agent)
             return None
         current = store.snapshot(conversation_id)
@@ -205,7 +203,7 @@ class SlackDesk:
             kind = "note"
         body = stripped[5:].strip() if kind == "note" else stripped
         # The Slack message itself, stored once: a retried event finds it and stops here.
-        if not store.mark(current.id, f"msg:{ts}", text=body, author="agent", direction="in",
+        if not self.markers.mark(current.id, f"msg:{ts}", text=body, author="agent", direction="in",
                           payload={"kind": kind, "slack_user": user, "slack_ts": ts}):
             return None
         if kind == "note":
@@ -254,8 +252,8 @@ class SlackDesk:
             return None
         done = "resolved" if status == "closed" else "returned"
         await self._refresh_root(current, agent)
-        if current.slack_thread_ts:
-            await self._say_in_thread(current.slack_thread_ts, agent_text(done, agent=agent))
+        if current.thread_ts:
+            await self._say_in_thread(current.thread_ts, agent_text(done, agent=agent))
         key = "csat_question" if status == "closed" else "returned"
         await self.hub.send(conversation_id, Outbound(customer_text(key, current.language)), author="system")
         logger.info("conversation %s %s by %s", conversation_id, done, agent)
@@ -268,25 +266,33 @@ class SlackDesk:
         await self.resumer(conversation_id)
 
     # -- reminders and missed threads -------------------------------------------------------
-    async def tick(self) -> None:
-        """One pass over the queue: re-post missed threads, remind about unclaimed hand-offs once."""
-        now = utcnow()
+    async def tick(self, now: Optional[dt.datetime] = None) -> None:
+        """One pass over the queue: re-post missed threads, remind about unclaimed hand-offs once.
+
+        `now` (default: the current time) is when the pass happens; tests pass their own.
+        """
+        now = now or utcnow()
         for current in store.waiting():
             if current.handed_off_at is None:
                 continue
             waited = now - current.handed_off_at
-            if not store.is_marked(store.handoff_key("thread", current)):
+            if not self.markers.is_marked(store.handoff_key("thread", current)):
                 if waited >= RETRY_GRACE:
                     await self.escalated(current.id)
                 continue
-            if not current.slack_thread_ts or waited < dt.timedelta(minutes=self.reminder_minutes):
+            if not current.thread_ts or waited < dt.timedelta(minutes=self.reminder_minutes):
                 continue
-            key = store.handoff_key("reminder", current)
-            if not store.mark(current.id, key, text="reminder", payload={"kind": "slack_reminder"}):
-                continue
-            minutes = f"{self.reminder_minutes:g}"
-            if not await self._say_in_thread(current.slack_thread_ts, agent_text("reminder", minutes=minutes)):
-                store.unmark(key)
+            await self._remind(current)
+
+    async def _remind(self, current: store.Snapshot) -> None:
+        """The one reminder of a hand-off nobody claimed (a marker makes it one)."""
+        assert current.thread_ts is not None
+        key = store.handoff_key("reminder", current)
+        if not self.markers.mark(current.id, key, text="reminder", payload={"kind": "slack_reminder"}):
+            return
+        minutes = f"{self.reminder_minutes:g}"
+        if not await self._say_in_thread(current.thread_ts, agent_text("reminder", minutes=minutes)):
+            self.markers.unmark(key)
 
     async def run_forever(self, interval: float) -> None:
         while True:
@@ -299,75 +305,36 @@ class SlackDesk:
     # -- helpers ----------------------------------------------------------------------------
     async def _after_hours(self, current: store.Snapshot) -> None:
         """Outside business hours: a ticket, and the customer told when they will hear back."""
-        now = self.now()
-        opening = slack_hours.next_opening(now)
+        opening = self.calendar.next_opening(self.now())
         key = store.handoff_key("after_hours", current)
-        if opening is None or store.is_marked(key):
+        if opening is None or self.markers.is_marked(key):
             return
-        ticket_id = self._open_ticket(current)
+        ticket_id = business.after_hours_ticket(current, store.last_customer_text(current.id), self.backend)
         payload = {"kind": "after_hours", "ticket": ticket_id, "opening": opening.isoformat()}
-        if not store.mark(current.id, key, payload=payload):
+        if not self.markers.mark(current.id, key, payload=payload):
             return
         lang = current.language
-        when = labels.datetime(opening, lang)
-        key = "after_hours" if ticket_id else "after_hours_no_ticket"
-        text = customer_text(key, lang, ticket=ticket_id, when=when)
+        text = customer_text(
+            "after_hours" if ticket_id else "after_hours_no_ticket",
+            lang,
+            ticket=ticket_id,
+            when=business.when(opening, lang),
+            hours=self.calendar.describe(lang),
+        )
         await self.hub.send(current.id, Outbound(text), author="system")
-
-    def _open_ticket(self, current: store.Snapshot) -> Optional[str]:
-        who = identity.Identity(current.contact_id, current.phone, current.email, current.is_distributor)
-        last = store.last_customer_text(current.id)
-        description = AFTER_HOURS_DESCRIPTION + (f": {last}" if last else "")
-        try:
-            customers = identity.customers_of(who, self.backend) if who.verified else []
-            ticket = self.backend.create_ticket(
-                NewTicket(
-                    category="other",
-                    description=description[:2000],
-                    customer_id=customers[0].id if customers else None,
-                    contact_email=current.email,
-                    conversation_id=current.id,
-                    language=current.language,
-                )
-            )
-        except Exception:  # noqa: BLE001 - the customer is still told when we open
-            logger.exception("could not open the after-hours ticket of %s", current.id)
-            return None
-        return ticket.id
 
     def _summary(self, current: store.Snapshot) -> Summary:
         notes: list[str] = []
-        orders: list[str] = []
-        tickets: list[str] = []
-        distributor: Optional[str] = "Sí / Yes" if current.is_distributor else None
-        who = identity.Identity(current.contact_id, current.phone, current.email, current.is_distributor)
-        if who.verified:
-            try:
-                backend = self.backend
-                found = identity.distributor_of(who, backend)
-                if found is not None:
-                    distributor = f"Sí / Yes — {found.name} ({found.tier})"
-                for customer in identity.customers_of(who, backend):
-                    orders += [
-                        f"{o.id} — {labels.order_status(o.status, 'es')}"
-                        + (f", entrega {labels.date(o.expected_date, 'es')}" if o.expected_date else "")
-                        for o in backend.orders_of(customer.id)
-                        if o.status in OPEN_ORDER_STATUSES
-                    ]
-                    tickets += [
-                        f"{t.id} — {labels.ticket_status(t.status, 'es')} ({labels.category(t.category, 'es')}): "
-                        + (t.description if len(t.description) <= 80 else t.description[:79] + "…")
-                        for t in backend.tickets_of(customer.id)
-                        if t.status in OPEN_TICKET_STATUSES
-                    ]
-            except Exception:  # noqa: BLE001 - a summary without orders beats no hand-off at all
-                logger.exception("backend lookup for the summary of %s failed", current.id)
-                notes.append("⚠️ No se pudieron consultar pedidos ni tickets · orders and tickets unavailable.")
-        after_hours = store.marker_payload(store.handoff_key("after_hours", current))
+        try:
+            work = business.open_work(current, self.backend)
+        except Exception:  # noqa: BLE001 - a summary without orders beats no hand-off at all
+            logger.exception("backend lookup for the summary of %s failed", current.id)
+            notes.append("⚠️ No se pudieron consultar pedidos ni tickets · orders and tickets unavailable.")
+            work = business.OpenWork(distributor="Sí / Yes" if current.is_distributor else None)
+        after_hours = self.markers.payload(store.handoff_key("after_hours", current))
         if after_hours:
-            opening = dt.datetime.fromisoformat(after_hours["opening"])
             if after_hours.get("ticket"):
-                when = labels.datetime(opening, "es")
+                when = business.when(dt.datetime.fromisoformat(after_hours["opening"]), "es")
                 notes.append(agent_text("after_hours", ticket=after_hours["ticket"], when=when))
             else:
                 notes.append(agent_text("after_hours_no_ticket"))
@@ -382,23 +349,23 @@ class SlackDesk:
             ),
             phone=current.phone,
             email=current.email,
-            distributor=distributor,
-            orders=tuple(orders),
-            tickets=tuple(tickets),
+            distributor=work.distributor,
+            orders=tuple(work.orders),
+            tickets=tuple(work.tickets),
             messages=tuple(store.recent_messages(current.id)),
             notes=tuple(notes),
         )
 
     async def _refresh_root(self, current: store.Snapshot, agent: Optional[str]) -> None:
         """Shows on the root message who holds the conversation (or who ended it), with the buttons that fit."""
-        if not current.slack_thread_ts:
+        if not current.thread_ts:
             return
         shown = agent if current.status in ("closed", "bot") else (current.assigned_agent or agent)
         try:
             summary = self._summary(current)
             await self.client.chat_update(
                 channel=self.channel,
-                ts=current.slack_thread_ts,
+                ts=current.thread_ts,
                 text=title(summary),
                 blocks=summary_blocks(summary, current.status, shown),
             )

@@ -17,11 +17,8 @@ import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Optional
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.events import ActionExecuted, ConversationResumed
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -30,17 +27,16 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import config
+from bot import handoff
 from bot.db import utcnow
-from bot.hub import Hub, get_hub
-from connectors.slack_blocks import CLAIM, RESOLVE, RETURN, agent_text
-from connectors.slack_desk import SlackDesk
+from bot.hub import Hub
+from connectors.base import Channel, json_error, missing_settings, setting
+from connectors.slack.blocks import CLAIM, RESOLVE, RETURN, agent_text
+from connectors.slack.desk import SlackDesk
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "SlackDesk", "SlackInput", "SlackSettings", "agent_reply", "button_click", "to_bolt_request", "resume_in_rasa",
-]
+__all__ = ["SlackInput", "SlackSettings", "agent_reply", "button_click", "to_bolt_request"]
 
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
 MAX_BODY = 512 * 1024
@@ -59,12 +55,11 @@ class SlackSettings:
     @classmethod
     def from_env(cls) -> tuple[Optional["SlackSettings"], list[str]]:
         """The settings, or None and the names of the missing variables."""
-        values = {name: (config.get(name) or "").strip() for name in REQUIRED}
-        missing = [name for name, value in values.items() if not value]
+        missing = missing_settings(REQUIRED)
         if missing:
             return None, missing
-        base_url = (config.get("SLACK_API_BASE_URL") or "").strip() or DEFAULT_API_BASE_URL
-        raw_minutes = (config.get("HANDOFF_REMINDER_MINUTES") or "").strip()
+        base_url = setting("SLACK_API_BASE_URL", DEFAULT_API_BASE_URL) or DEFAULT_API_BASE_URL
+        raw_minutes = setting("HANDOFF_REMINDER_MINUTES", "") or ""
         try:
             minutes = float(raw_minutes) if raw_minutes else 5.0
             if minutes <= 0:
@@ -74,9 +69,9 @@ class SlackSettings:
             minutes = 5.0
         return (
             cls(
-                token=values["SLACK_BOT_TOKEN"],
-                signing_secret=values["SLACK_SIGNING_SECRET"],
-                channel=values["SLACK_AGENT_CHANNEL"],
+                token=setting("SLACK_BOT_TOKEN") or "",
+                signing_secret=setting("SLACK_SIGNING_SECRET") or "",
+                channel=setting("SLACK_AGENT_CHANNEL") or "",
                 api_base_url=base_url if base_url.endswith("/") else base_url + "/",
                 reminder_minutes=minutes,
             ),
@@ -85,7 +80,7 @@ class SlackSettings:
 
 
 def _clock() -> Callable[[], dt.datetime]:
-    fixed = (config.get(FIXED_NOW) or "").strip()
+    fixed = setting(FIXED_NOW)
     if not fixed:
         return utcnow
     moment = dt.datetime.fromisoformat(fixed)
@@ -100,24 +95,6 @@ def to_bolt_request(request: Request) -> AsyncBoltRequest:
     headers = {name: request.headers.getall(name) for name in request.headers.keys()}
     body = request.body.decode("utf-8", "replace")
     return AsyncBoltRequest(body=body, query=request.query_string, headers=headers)
-
-
-async def resume_in_rasa(agent: Any, conversation_id: str) -> None:
-    """Appends ConversationResumed to the tracker, as Rasa's own "append events" endpoint does.
-
-    Rasa stops predicting right after the action that paused the conversation, before its usual
-    action_listen; without one, the next message is predicted from a state no rule or story has
-    (the hand-off action, then a user turn) and the bot loops through fallbacks.
-    """
-    if agent is None or agent.processor is None:
-        raise RuntimeError("the Rasa agent is not loaded")
-    async with agent.lock_store.lock(conversation_id):
-        processor = agent.processor
-        tracker = await processor.fetch_tracker_with_initial_session(conversation_id, CollectingOutputChannel())
-        tracker.update(ConversationResumed(), agent.domain)
-        if tracker.latest_action_name != ACTION_LISTEN_NAME:
-            tracker.update(ActionExecuted(ACTION_LISTEN_NAME), agent.domain)
-        await agent.tracker_store.save(tracker)
 
 
 @dataclass(frozen=True)
@@ -167,24 +144,19 @@ def _reminder_interval(minutes: float) -> float:
     return max(0.5, min(10.0, minutes * 60 / 2))
 
 
-class SlackInput(InputChannel):
+Act = Callable[[str, str], Awaitable[Optional[str]]]
+
+
+class SlackInput(Channel[SlackSettings]):
     """The Slack side of the hub: not a customer channel, the agents' desk."""
 
-    @classmethod
-    def name(cls) -> Text:
-        return "slack"
-
-    @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "SlackInput":
-        return cls()
+    channel = "slack"
+    settings_type = SlackSettings
+    attaches_rasa = False
 
     def __init__(self, hub: Optional[Hub] = None, settings: Optional[SlackSettings] = None) -> None:
-        self.hub = hub or get_hub()
-        if settings is None:
-            settings, self.missing = SlackSettings.from_env()
-        else:
-            self.missing = []
-        self.settings = settings
+        super().__init__(hub, settings)
+        settings = self.settings
         self.desk: Optional[SlackDesk] = None
         self.app: Optional[AsyncApp] = None
         self._sanic_app: Any = None
@@ -205,7 +177,7 @@ class SlackInput(InputChannel):
     def enabled(self) -> bool:
         return self.app is not None
 
-    # -- bolt ---------------------------------------------------------------------------------
+    # -- bolt: one step per kind of thing agents do ---------------------------------------------
     def _bolt_app(self, client: AsyncWebClient, settings: SlackSettings) -> AsyncApp:
         # process_before_response: Slack gets its answer once the work is stored, like every
         # other channel of the hub; a retry after a slow answer is deduplicated by the store.
@@ -215,9 +187,15 @@ class SlackInput(InputChannel):
         # Bolt logs a refused request with its whole body at INFO (its level is set while the app is
         # built): customers' words have no place in logs; handle() logs the refusal without them.
         logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
+        self._on_thread_replies(app, settings.channel)
+        self._on_buttons(app, settings.channel)
+        self._on_resolve_command(app, settings.channel)
+        return app
+
+    def _on_thread_replies(self, app: AsyncApp, channel: str) -> None:
+        """An agent's message in a hand-off thread: a reply, a note or "resolve"."""
         desk = self.desk
         assert desk is not None
-        channel = settings.channel
 
         @app.event("message")
         async def on_message(event: dict) -> None:
@@ -228,7 +206,10 @@ class SlackInput(InputChannel):
             if feedback:
                 await desk.ephemeral(reply.user, feedback, reply.thread_ts)
 
-        Act = Callable[[str, str], Awaitable[Optional[str]]]
+    def _on_buttons(self, app: AsyncApp, channel: str) -> None:
+        """Claim, Resolve and Return to bot on a hand-off's summary."""
+        desk = self.desk
+        assert desk is not None
 
         async def button(body: dict, ack: Callable[..., Awaitable[Any]], act: Act) -> None:
             await ack()
@@ -243,17 +224,19 @@ class SlackInput(InputChannel):
                 thread_ts = (body.get("container") or {}).get("message_ts")
                 await desk.ephemeral(user, feedback, thread_ts)
 
-        @app.action(CLAIM)
-        async def on_claim(body: dict, ack: Any) -> None:
-            await button(body, ack, desk.claim)
+        def listener(act: Act) -> Callable[[dict, Any], Awaitable[None]]:
+            async def on_click(body: dict, ack: Any) -> None:  # bolt injects by these names
+                await button(body, ack, act)
 
-        @app.action(RESOLVE)
-        async def on_resolve(body: dict, ack: Any) -> None:
-            await button(body, ack, desk.resolve)
+            return on_click
 
-        @app.action(RETURN)
-        async def on_return(body: dict, ack: Any) -> None:
-            await button(body, ack, desk.return_to_bot)
+        for action_id, act in ((CLAIM, desk.claim), (RESOLVE, desk.resolve), (RETURN, desk.return_to_bot)):
+            app.action(action_id)(listener(act))
+
+    def _on_resolve_command(self, app: AsyncApp, channel: str) -> None:
+        """/resolve <conversation id>, in the agents' channel."""
+        desk = self.desk
+        assert desk is not None
 
         @app.command("/resolve")
         async def on_resolve_command(command: dict, ack: Any) -> None:
@@ -267,28 +250,55 @@ class SlackInput(InputChannel):
             feedback = await desk.resolve(conversation_id, command.get("user_id") or "")
             await ack(text=feedback or agent_text("resolved", agent=command.get("user_id") or "?"))
 
-        return app
-
     async def _resume(self, conversation_id: str) -> None:
         agent = getattr(getattr(self._sanic_app, "ctx", None), "agent", None)
-        await resume_in_rasa(agent, conversation_id)
+        await handoff.resume(agent, conversation_id)
 
     # -- HTTP ---------------------------------------------------------------------------------
+    def off(self) -> HTTPResponse:
+        return json_error(503, "the Slack desk is not configured")
+
+    def log_off(self) -> None:
+        self.logger.warning(
+            "Slack desk is off (missing %s): hand-offs wait without agents being told; see README, Slack",
+            ", ".join(self.missing),
+        )
+
+    def wire(self) -> None:
+        assert self.desk is not None
+        self.hub.set_desk(self.desk)
+        self.hub.add_interceptor(self.desk.csat_interceptor)
+        self.logger.info("Slack desk is on: hand-offs go to channel %s", self.desk.channel)
+
+    async def started(self, app: Any) -> None:
+        self._sanic_app = app
+        if self.desk is not None and self.settings is not None:
+            self.hub.start()  # the outbox delivers what agents send; idempotent
+            interval = _reminder_interval(self.settings.reminder_minutes)
+            self._loop_task = asyncio.get_running_loop().create_task(self.desk.run_forever(interval))
+
+    async def stopping(self, app: Any) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+
+    def routes(self, bp: Blueprint) -> None:
+        self.route(bp, "/webhook", self.handle)
+
     async def handle(self, request: Request) -> HTTPResponse:
-        """Slack's requests, through bolt (signature and replay window checked there first)."""
+        """Slack's requests, through bolt (signature and replay window checked here first)."""
         if self.app is None:
-            return response.json({"error": "the Slack desk is not configured"}, status=503)
+            return self.off()
         if len(request.body or b"") > MAX_BODY:
-            return response.json({"error": "request too large"}, status=413)
+            return json_error(413, "request too large")
         if not self._signed(request):
             logger.warning("refused a Slack request: missing, bad or stale signature")
-            return response.json({"error": "invalid request signature"}, status=401)
+            return json_error(401, "invalid request signature")
         try:
             bolt_request = to_bolt_request(request)
         except ValueError:
             # A signed body that is not what its content type says: Slack's bug, not a crash of ours.
             logger.warning("refused a Slack request whose body is not what its content type says")
-            return response.json({"error": "malformed body"}, status=400)
+            return json_error(400, "malformed body")
         answer = await self.app.async_dispatch(bolt_request)
         if answer.status == 401:
             logger.warning("refused a Slack request: missing, bad or stale signature")
@@ -314,38 +324,3 @@ class SlackInput(InputChannel):
             return verifier.is_valid(body=request.body or b"", timestamp=stamp, signature=signature)
         except UnicodeDecodeError:
             return False  # Slack signs UTF-8 text; other bytes cannot carry its signature
-
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        bp = Blueprint("unisono_slack", __name__)
-        if self.desk is None:
-            logger.warning(
-                "Slack desk is off (missing %s): hand-offs wait without agents being told; see README, Slack",
-                ", ".join(self.missing),
-            )
-        else:
-            self.hub.set_desk(self.desk)
-            self.hub.add_interceptor(self.desk.csat_interceptor)
-            logger.info("Slack desk is on: hand-offs go to channel %s", self.desk.channel)
-
-        @bp.listener("after_server_start")
-        async def start(app: Any, loop: Any) -> None:
-            self._sanic_app = app
-            if self.desk is not None and self.settings is not None:
-                self.hub.start()  # the outbox delivers what agents send; idempotent
-                interval = _reminder_interval(self.settings.reminder_minutes)
-                self._loop_task = asyncio.get_running_loop().create_task(self.desk.run_forever(interval))
-
-        @bp.listener("before_server_stop")
-        async def stop(app: Any, loop: Any) -> None:
-            if self._loop_task is not None:
-                self._loop_task.cancel()
-
-        @bp.route("/", methods=["GET"])
-        async def health(request: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if self.enabled else "off"})
-
-        @bp.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            return await self.handle(request)
-
-        return bp

@@ -1,4 +1,5 @@
-"""What the provider connectors (WhatsApp, Telegram) share: plain-text rendering and splitting.
+"""Replies as plain text for providers without rich messages (WhatsApp, Telegram): rendering,
+splitting at the provider's length limit, and redaction of provider error texts.
 
 Providers cap a message's length (WhatsApp 1600, Telegram 4096). A long reply is cut where a
 reader would pause (a paragraph, then a sentence, then a space), never inside a word, so every
@@ -7,12 +8,8 @@ part still reads well on a phone.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional
 
-from bot import config
 from bot.messages import Outbound
-
-MAX_BODY = 64 * 1024  # webhook bodies above this are refused with 413
 
 _PARAGRAPH = ("\n\n",)
 _SENTENCE = (". ", "! ", "? ", "… ", ".\n", "!\n", "?\n", "…\n", "\n")
@@ -78,17 +75,6 @@ def plain_text(outbound: Outbound, numbered_buttons: bool) -> str:
     if numbered_buttons and outbound.buttons:
         blocks.append("\n".join(f"{n}. {button.title}" for n, button in enumerate(outbound.buttons, 1)))
     return "\n\n".join(blocks)
-
-
-def missing_settings(names: Iterable[str]) -> list[str]:
-    """The names among `names` that are unset or empty (environment, then .env)."""
-    return [name for name in names if not (config.get(name) or "").strip()]
-
-
-def setting(name: str, default: Optional[str] = None) -> Optional[str]:
-    """A stripped setting, or `default` when unset or empty."""
-    value = (config.get(name) or "").strip()
-    return value or default
 
 
 def redact(text: str) -> str:
