@@ -90,8 +90,6 @@ def test_the_alias_is_the_only_core_module_that_reaches_operations() -> None:
     assert violations("bot", ("ops",)) == ["bot/__main__.py: ops.cli", "bot/__main__.py: ops.cli.main"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 point 2: the connectors' SQL moves into the core's store API "
-                   "(connectors/whatsapp.py, telegram.py, webchat.py, slack_store.py); flip this when it lands")
 def test_connectors_run_no_sql_of_their_own() -> None:
     assert violations("connectors", ("sqlalchemy",)) == []
 
