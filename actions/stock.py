@@ -17,7 +17,8 @@ from actions import identity, labels
 from actions.backend import get_backend
 from actions.backend.base import Branch, Product, StockLevel
 from actions.common import backend_guard, lang
-from bot.ids import branch_id as parse_branch, normalise_sku, strip_accents
+from bot.folding import fold
+from bot.ids import branch_id as parse_branch, normalise_sku
 
 CLEARED = [SlotSet("product", None), SlotSet("branch", None), SlotSet("quantity", None)]
 
@@ -40,7 +41,7 @@ def nearest_with_stock(levels: List[StockLevel], origin: Branch, needed: int) ->
 
 
 def _same(a: str, b: str) -> bool:
-    return strip_accents(a).lower().strip() == strip_accents(b).lower().strip()
+    return fold(a).strip() == fold(b).strip()
 
 
 def pick_product(query: str, matches: List[Product]) -> Optional[Product]:

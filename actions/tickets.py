@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -15,6 +14,7 @@ from actions.backend import get_backend
 from actions.backend.base import NewTicket, Order, Ticket
 from actions.common import backend_guard, lang
 from actions.orders import is_owner, parse_email
+from bot.folding import fold
 from bot.ids import find_order_ids, find_ticket_ids, normalise_ticket_id
 
 MAX_DESCRIPTION = 2000
@@ -29,10 +29,6 @@ _CATEGORY_WORDS: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
-def _fold(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
-
-
 # Button payloads of utter_ask_ticket_category.
 _OPTION_CODES = {"#delivery": "delivery", "#warranty": "warranty", "#billing": "billing", "#other": "other"}
 
@@ -40,7 +36,7 @@ _OPTION_CODES = {"#delivery": "delivery", "#warranty": "warranty", "#billing": "
 def categorise(text: str) -> Optional[str]:
     if text.strip().lower() in _OPTION_CODES:
         return _OPTION_CODES[text.strip().lower()]
-    folded = _fold(text)
+    folded = fold(text)
     for category, stems in _CATEGORY_WORDS:
         if any(stem in folded for stem in stems):
             return category

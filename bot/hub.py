@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Optional, Protocol
@@ -19,6 +18,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from bot import conversations, db, handoff, language, linking, rasa_tuning
 from bot.conversations import Party
+from bot.folding import fold
 from bot.messages import Button, Inbound, Outbound
 from bot.outbox import Outbox, Sender
 from bot.texts import text as say
@@ -70,10 +70,6 @@ class Receipt:
     finished: bool = field(default=False, repr=False)  # marked processed already (with the turn's last read)
 
 
-def _fold(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c)).strip()
-
-
 def storable(text: str) -> str:
     """`text` as every database stores it: no NUL (PostgreSQL refuses it) and no lone surrogate
     (a JSON "\\ud800" escape: not encodable as UTF-8), which would fail to store on every retry.
@@ -91,9 +87,9 @@ def choose_option(text: str, buttons: tuple[Button, ...]) -> Optional[str]:
     if re.fullmatch(r"\d{1,2}", stripped):
         index = int(stripped) - 1
         return buttons[index].payload if 0 <= index < len(buttons) else None
-    folded = _fold(text)
+    folded = fold(text).strip()
     for button in buttons:
-        if folded and folded == _fold(button.title):
+        if folded and folded == fold(button.title).strip():
             return button.payload
     return None
 

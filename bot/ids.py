@@ -3,18 +3,19 @@
 Pure functions (no Rasa import) shared by the NLU component, the actions and the tests, so an
 order number typed as "ped 10234" or "Pedido #10234" always ends up as the canonical "PED-10234".
 
-Matching works on a *folded* copy of the text (lowercase, accents and compatibility forms
-removed) that keeps the original length, so every span found maps 1:1 back onto the input.
+Matching works on a *folded* copy of the text (`bot.folding.fold`: lowercase, accents and
+compatibility forms removed) that keeps the original length, so every span found maps 1:1 back
+onto the input.
 """
 from __future__ import annotations
 
 import bisect
 import functools
 import re
-import unicodedata
 from typing import Callable, Iterable, Iterator, NamedTuple
 
 from bot.demo_data import BRANCHES, PRODUCTS
+from bot.folding import fold
 
 ORDER_ID_RE = re.compile(r"^PED-[0-9]{5}$")
 TICKET_ID_RE = re.compile(r"^TCK-[0-9]{4}$")
@@ -29,33 +30,6 @@ class Span(NamedTuple):
     value: str
     start: int
     end: int
-
-
-# --------------------------------------------------------------------------- folding
-
-
-def strip_accents(text: str) -> str:
-    """Remove accents and compatibility forms ("México" -> "Mexico", "ﬁ" -> "fi")."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-@functools.lru_cache(maxsize=4096)
-def _fold_char(ch: str) -> str:
-    base = strip_accents(ch)
-    if len(base) == 1:
-        low = base.lower()
-        if len(low) == 1:
-            return low
-    low = ch.lower()
-    return low if len(low) == 1 else ch
-
-
-def fold(text: str) -> str:
-    """Lowercase and strip accents while keeping the length, so offsets stay valid."""
-    if text.isascii():
-        return text.lower()
-    return "".join(_fold_char(ch) for ch in text)
 
 
 # --------------------------------------------------------------------------- order / ticket ids

@@ -35,19 +35,6 @@ def _recase(text: str, upper: bool) -> str:
     return text.upper() if upper else text.lower()
 
 
-# --------------------------------------------------------------------------- strip_accents / fold
-
-
-def test_strip_accents_removes_marks() -> None:
-    assert ids.strip_accents("Mérida, Yucatán, Nuevo León") == "Merida, Yucatan, Nuevo Leon"
-
-
-def test_fold_keeps_length_so_offsets_map_back() -> None:
-    text = "Sucursal MÉRIDA ﬁ İ"
-    assert len(ids.fold(text)) == len(text)
-    assert ids.fold(text).startswith("sucursal merida")
-
-
 # --------------------------------------------------------------------------- order ids
 
 
