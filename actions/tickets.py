@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -13,7 +13,8 @@ from actions import identity, labels
 from actions.backend import get_backend
 from actions.backend.base import NewTicket, Order, Ticket
 from actions.common import backend_guard, lang
-from actions.orders import is_owner, parse_email
+from actions.forms import VerifiedContactForm, parse_email
+from actions.orders import is_owner
 from bot.folding import fold
 from bot.ids import find_order_ids, find_ticket_ids, normalise_ticket_id
 
@@ -55,16 +56,9 @@ def describes_something(text: str) -> bool:
     return sum(ch.isalpha() for ch in rest) >= 3
 
 
-class ValidateOpenTicketForm(FormValidationAction):
+class ValidateOpenTicketForm(VerifiedContactForm):
     def name(self) -> Text:
         return "validate_open_ticket_form"
-
-    async def required_slots(
-        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Text]:
-        if identity.of_conversation(tracker.sender_id).verified:
-            return [slot for slot in domain_slots if slot != "email"]
-        return domain_slots
 
     def validate_ticket_category(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -85,14 +79,6 @@ class ValidateOpenTicketForm(FormValidationAction):
         if not describes_something(text):
             return {"ticket_description": None}  # asked again
         return {"ticket_description": text[:MAX_DESCRIPTION]}
-
-    def validate_email(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        email = parse_email(slot_value)
-        if email is None:
-            dispatcher.utter_message(response="utter_invalid_email")
-        return {"email": email}
 
 
 def _confirm(dispatcher: CollectingDispatcher, ticket: Ticket, language: str) -> None:
@@ -164,16 +150,9 @@ async def open_delay_ticket(dispatcher: CollectingDispatcher, tracker: Tracker) 
     return [SlotSet("offer_order_id", None)]
 
 
-class ValidateTicketStatusForm(FormValidationAction):
+class ValidateTicketStatusForm(VerifiedContactForm):
     def name(self) -> Text:
         return "validate_ticket_status_form"
-
-    async def required_slots(
-        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Text]:
-        if identity.of_conversation(tracker.sender_id).verified:
-            return [slot for slot in domain_slots if slot != "email"]
-        return domain_slots
 
     def validate_ticket_id(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -183,14 +162,6 @@ class ValidateTicketStatusForm(FormValidationAction):
         if ticket_id is None:
             dispatcher.utter_message(response="utter_invalid_ticket_id")
         return {"ticket_id": ticket_id}
-
-    def validate_email(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        email = parse_email(slot_value)
-        if email is None:
-            dispatcher.utter_message(response="utter_invalid_email")
-        return {"email": email}
 
 
 class ActionCheckTicket(Action):
