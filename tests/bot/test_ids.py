@@ -129,6 +129,7 @@ def test_find_emails_ignores_non_addresses() -> None:
         ("necesito cinco toner", 5), ("quiero unas 5", 5), ("media docena", 6),
         ("dos docenas de cartuchos", 24), ("ciento veinte piezas", 120), ("un par de laptops", 2),
         ("twenty five units", 25), ("veinticinco", 25), ("3", 3), ("1,000 piezas", 1000),
+        ("x 1,000", 1000), ("quiero x1.000 toner", 1000),  # used to raise ValueError
     ],
 )
 def test_find_quantity(text: str, expected: int) -> None:
