@@ -33,7 +33,6 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import ids
-from bot.folding import fold
 from bot.demo_data import BRANCHES, PRODUCTS
 
 logger = logging.getLogger(__name__)
@@ -99,7 +98,7 @@ _NORMALISERS: Dict[str, Callable[[Any], Optional[str]]] = {
 def build_entity_ruler() -> Language:
     """A blank Spanish pipeline whose EntityRuler spots ids, SKUs and branch aliases.
 
-    It runs on `bot.folding.fold(text)` (lowercase, no accents, same length), so patterns are
+    It runs on `bot.ids.fold(text)` (lowercase, no accents, same length), so patterns are
     written in folded form and character offsets map straight back onto the user's text.
     """
     nlp = spacy.blank("es")
@@ -128,7 +127,7 @@ def build_entity_ruler() -> Language:
     for sku, *_ in PRODUCTS:
         patterns += [{"label": PRODUCT, "id": sku, "pattern": v} for v in ids.sku_variants(sku)]
     for bid, data in BRANCHES.items():
-        spellings = {fold(a) for a in [bid, data["name"], *data.get("aliases", [])]}
+        spellings = {ids.fold(a) for a in [bid, data["name"], *data.get("aliases", [])]}
         patterns += [{"label": BRANCH, "id": bid, "pattern": s} for s in sorted(spellings)]
     ruler.add_patterns(patterns)
     return nlp
@@ -209,7 +208,7 @@ class IdEntityNormaliser(GraphComponent, EntityExtractorMixin):
     def _find_missing(
         self, message: Message, text: str, kept: List[Dict[Text, Any]]
     ) -> List[Dict[Text, Any]]:
-        folded = fold(text)
+        folded = ids.fold(text)
         # bot.ids spans come first: for the same value they are the tighter span ("10234"
         # rather than the ruler's "pedido 10234").
         candidates: List[Candidate] = [(ORDER_ID, *s) for s in ids.find_order_id_spans(text)]
@@ -286,7 +285,7 @@ class IdEntityNormaliser(GraphComponent, EntityExtractorMixin):
             if same_offsets:
                 start, end = ent.start_char, ent.end_char
             else:  # SpacyNLP changed the text length (e.g. lowercasing "İ"): find it again
-                start = folded.find(fold(ent.text))
+                start = folded.find(ids.fold(ent.text))
                 if start < 0:
                     continue
                 end = start + len(ent.text)
