@@ -24,6 +24,14 @@ def parse_email(value: Any) -> Optional[str]:
     return next(iter(find_emails(str(value or ""))), None)
 
 
+def checked(slot: str, value: Optional[str], invalid: str, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
+    """A slot's validation result; a value that could not be read (None) is answered with the
+    `invalid` response, which says what is expected, and the form asks again."""
+    if value is None:
+        dispatcher.utter_message(response=invalid)
+    return {slot: value}
+
+
 class VerifiedContactForm(FormValidationAction):
     """Validation of a form whose slots depend on the conversation's verified contact.
 
@@ -49,7 +57,4 @@ class VerifiedContactForm(FormValidationAction):
     def validate_email(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        email = parse_email(slot_value)
-        if email is None:
-            dispatcher.utter_message(response="utter_invalid_email")
-        return {"email": email}
+        return checked("email", parse_email(slot_value), "utter_invalid_email", dispatcher)

@@ -17,7 +17,7 @@ from actions import identity, labels
 from actions.backend import get_backend
 from actions.backend.base import Backend, Order
 from actions.common import backend_guard, lang
-from actions.forms import VerifiedContactForm, parse_email
+from actions.forms import VerifiedContactForm, checked, parse_email
 from bot.ids import find_order_ids, normalise_order_id
 
 
@@ -47,10 +47,7 @@ class ValidateOrderStatusForm(VerifiedContactForm):
     def validate_order_id(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        order_id = parse_order_id(slot_value)
-        if order_id is None:
-            dispatcher.utter_message(response="utter_invalid_order_id")
-        return {"order_id": order_id}
+        return checked("order_id", parse_order_id(slot_value), "utter_invalid_order_id", dispatcher)
 
 
 def describe_items(order: Order, language: str) -> str:

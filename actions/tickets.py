@@ -13,7 +13,7 @@ from actions import identity, labels
 from actions.backend import get_backend
 from actions.backend.base import NewTicket, Order, Ticket
 from actions.common import backend_guard, lang
-from actions.forms import VerifiedContactForm, parse_email
+from actions.forms import VerifiedContactForm, checked, parse_email
 from actions.orders import is_owner
 from bot.folding import fold
 from bot.ids import find_order_ids, find_ticket_ids, normalise_ticket_id
@@ -159,9 +159,7 @@ class ValidateTicketStatusForm(VerifiedContactForm):
     ) -> Dict[Text, Any]:
         text = str(slot_value or "")
         ticket_id = normalise_ticket_id(text) or next(iter(find_ticket_ids(text)), None)
-        if ticket_id is None:
-            dispatcher.utter_message(response="utter_invalid_ticket_id")
-        return {"ticket_id": ticket_id}
+        return checked("ticket_id", ticket_id, "utter_invalid_ticket_id", dispatcher)
 
 
 class ActionCheckTicket(Action):
