@@ -46,6 +46,7 @@ class VerifiedContactForm(FormValidationAction):
     async def required_slots(
         self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Text]:
+        """rasa_sdk's hook, asked on every turn of the form: the contact decides (see slots_for)."""
         return self.slots_for(identity.of_conversation(tracker.sender_id), domain_slots)
 
     def slots_for(self, contact: VerifiedContact, domain_slots: List[Text]) -> List[Text]:
