@@ -16,7 +16,9 @@ from bot.store.models import Contact, Conversation
 
 
 @dataclass(frozen=True)
-class Identity:
+class VerifiedContact:
+    """The contact behind a conversation and the keys a channel verified for it (None when not)."""
+
     contact_id: Optional[int]
     phone: Optional[str]
     email: Optional[str]
@@ -27,11 +29,14 @@ class Identity:
         return bool(self.phone or self.email)
 
 
-ANONYMOUS = Identity(None, None, None, False)
+ANONYMOUS = VerifiedContact(None, None, None, False)
+# The old name, still used by connectors/slack_desk.py; drop it once the Slack desk stops calling
+# the actions (issue 16). connectors/slack_store.py has an unrelated `Identity` (a channel address).
+Identity = VerifiedContact
 
 
-def of_conversation(conversation_id: str) -> Identity:
-    """The verified identity behind a Rasa sender_id (our conversation id)."""
+def of_conversation(conversation_id: str) -> VerifiedContact:
+    """The verified contact behind a Rasa sender_id (our conversation id)."""
     with session_scope() as session:
         row = session.execute(
             select(Contact)
@@ -40,29 +45,29 @@ def of_conversation(conversation_id: str) -> Identity:
         ).scalar_one_or_none()
         if row is None:
             return ANONYMOUS
-        return Identity(row.id, row.phone, row.email, bool(row.is_distributor))
+        return VerifiedContact(row.id, row.phone, row.email, bool(row.is_distributor))
 
 
-def customers_of(identity: Identity, backend: Backend) -> list[Customer]:
-    """The business customers this verified identity stands for."""
+def customers_of(contact: VerifiedContact, backend: Backend) -> list[Customer]:
+    """The business customers this verified contact stands for."""
     found: dict[int, Customer] = {}
-    if identity.phone:
-        customer = backend.customer_by_phone(identity.phone)
+    if contact.phone:
+        customer = backend.customer_by_phone(contact.phone)
         if customer:
             found[customer.id] = customer
-    if identity.email:
-        customer = backend.customer_by_email(identity.email)
+    if contact.email:
+        customer = backend.customer_by_email(contact.email)
         if customer:
             found[customer.id] = customer
     return list(found.values())
 
 
-def distributor_of(identity: Identity, backend: Backend) -> Optional[Distributor]:
+def distributor_of(contact: VerifiedContact, backend: Backend) -> Optional[Distributor]:
     """The distributor behind a verified phone or email, if any."""
-    if identity.phone:
-        distributor = backend.distributor_by_phone(identity.phone)
+    if contact.phone:
+        distributor = backend.distributor_by_phone(contact.phone)
         if distributor:
             return distributor
-    if identity.email:
-        return backend.distributor_by_email(identity.email)
+    if contact.email:
+        return backend.distributor_by_email(contact.email)
     return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -17,7 +17,8 @@ from actions import identity, labels
 from actions.backend import get_backend
 from actions.backend.base import Backend, Order
 from actions.common import backend_guard, lang
-from bot.ids import find_emails, find_order_ids, normalise_order_id
+from actions.forms import VerifiedContactForm, checked, parse_email
+from bot.ids import find_order_ids, normalise_order_id
 
 
 def parse_order_id(value: Any) -> Optional[str]:
@@ -25,12 +26,8 @@ def parse_order_id(value: Any) -> Optional[str]:
     return normalise_order_id(text) or next(iter(find_order_ids(text)), None)
 
 
-def parse_email(value: Any) -> Optional[str]:
-    return next(iter(find_emails(str(value or ""))), None)
-
-
 def is_owner(
-    customer_id: Optional[int], who: identity.Identity, confirmed_email: Optional[str], backend: Backend
+    customer_id: Optional[int], who: identity.VerifiedContact, confirmed_email: Optional[str], backend: Backend
 ) -> bool:
     """Whether the person may see a record that belongs to `customer_id`."""
     if customer_id is None:
@@ -43,32 +40,14 @@ def is_owner(
     return False
 
 
-class ValidateOrderStatusForm(FormValidationAction):
+class ValidateOrderStatusForm(VerifiedContactForm):
     def name(self) -> Text:
         return "validate_order_status_form"
-
-    async def required_slots(
-        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Text]:
-        if identity.of_conversation(tracker.sender_id).verified:
-            return [slot for slot in domain_slots if slot != "email"]
-        return domain_slots
 
     def validate_order_id(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        order_id = parse_order_id(slot_value)
-        if order_id is None:
-            dispatcher.utter_message(response="utter_invalid_order_id")
-        return {"order_id": order_id}
-
-    def validate_email(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        email = parse_email(slot_value)
-        if email is None:
-            dispatcher.utter_message(response="utter_invalid_email")
-        return {"email": email}
+        return checked("order_id", parse_order_id(slot_value), "utter_invalid_order_id", dispatcher)
 
 
 def describe_items(order: Order, language: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -17,14 +17,17 @@ from actions import identity, labels
 from actions.backend import get_backend
 from actions.backend.base import Branch, Product, StockLevel
 from actions.common import backend_guard, lang
-from bot.ids import branch_id as parse_branch, normalise_sku, strip_accents
+from actions.forms import VerifiedContactForm
+from actions.identity import VerifiedContact
+from bot.folding import fold
+from bot.ids import branch_id as parse_branch, normalise_sku
 
 CLEARED = [SlotSet("product", None), SlotSet("branch", None), SlotSet("quantity", None)]
 
 
-def is_distributor(tracker: Tracker) -> bool:
-    who = identity.of_conversation(tracker.sender_id)
-    return who.is_distributor or identity.distributor_of(who, get_backend()) is not None
+def is_distributor(contact: VerifiedContact) -> bool:
+    """Marked a distributor on the contact, or a verified phone or email of one in the ERP."""
+    return contact.is_distributor or identity.distributor_of(contact, get_backend()) is not None
 
 
 def distance_km(a: Branch, b: Branch) -> float:
@@ -40,7 +43,7 @@ def nearest_with_stock(levels: List[StockLevel], origin: Branch, needed: int) ->
 
 
 def _same(a: str, b: str) -> bool:
-    return strip_accents(a).lower().strip() == strip_accents(b).lower().strip()
+    return fold(a).strip() == fold(b).strip()
 
 
 def pick_product(query: str, matches: List[Product]) -> Optional[Product]:
@@ -54,15 +57,13 @@ def pick_product(query: str, matches: List[Product]) -> Optional[Product]:
     return exact[0] if len(exact) == 1 else None
 
 
-class ValidateStockForm(FormValidationAction):
+class ValidateStockForm(VerifiedContactForm):
     def name(self) -> Text:
         return "validate_stock_form"
 
-    async def required_slots(
-        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Text]:
+    def slots_for(self, contact: VerifiedContact, domain_slots: List[Text]) -> List[Text]:
         # Nobody is asked for a product only to be told afterwards that they may not see stock.
-        return domain_slots if is_distributor(tracker) else []
+        return domain_slots if is_distributor(contact) else []
 
     def validate_product(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -89,7 +90,7 @@ class ActionCheckStock(Action):
 
     @backend_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        if not is_distributor(tracker):
+        if not is_distributor(identity.of_conversation(tracker.sender_id)):
             dispatcher.utter_message(response="utter_stock_not_distributor")
             return CLEARED
         language = lang(tracker)

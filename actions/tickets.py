@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -14,7 +13,9 @@ from actions import identity, labels
 from actions.backend import get_backend
 from actions.backend.base import NewTicket, Order, Ticket
 from actions.common import backend_guard, lang
-from actions.orders import is_owner, parse_email
+from actions.forms import VerifiedContactForm, checked, parse_email
+from actions.orders import is_owner
+from bot.folding import fold
 from bot.ids import find_order_ids, find_ticket_ids, normalise_ticket_id
 
 MAX_DESCRIPTION = 2000
@@ -29,10 +30,6 @@ _CATEGORY_WORDS: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
-def _fold(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
-
-
 # Button payloads of utter_ask_ticket_category.
 _OPTION_CODES = {"#delivery": "delivery", "#warranty": "warranty", "#billing": "billing", "#other": "other"}
 
@@ -40,7 +37,7 @@ _OPTION_CODES = {"#delivery": "delivery", "#warranty": "warranty", "#billing": "
 def categorise(text: str) -> Optional[str]:
     if text.strip().lower() in _OPTION_CODES:
         return _OPTION_CODES[text.strip().lower()]
-    folded = _fold(text)
+    folded = fold(text)
     for category, stems in _CATEGORY_WORDS:
         if any(stem in folded for stem in stems):
             return category
@@ -59,16 +56,9 @@ def describes_something(text: str) -> bool:
     return sum(ch.isalpha() for ch in rest) >= 3
 
 
-class ValidateOpenTicketForm(FormValidationAction):
+class ValidateOpenTicketForm(VerifiedContactForm):
     def name(self) -> Text:
         return "validate_open_ticket_form"
-
-    async def required_slots(
-        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Text]:
-        if identity.of_conversation(tracker.sender_id).verified:
-            return [slot for slot in domain_slots if slot != "email"]
-        return domain_slots
 
     def validate_ticket_category(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -89,14 +79,6 @@ class ValidateOpenTicketForm(FormValidationAction):
         if not describes_something(text):
             return {"ticket_description": None}  # asked again
         return {"ticket_description": text[:MAX_DESCRIPTION]}
-
-    def validate_email(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        email = parse_email(slot_value)
-        if email is None:
-            dispatcher.utter_message(response="utter_invalid_email")
-        return {"email": email}
 
 
 def _confirm(dispatcher: CollectingDispatcher, ticket: Ticket, language: str) -> None:
@@ -168,33 +150,16 @@ async def open_delay_ticket(dispatcher: CollectingDispatcher, tracker: Tracker) 
     return [SlotSet("offer_order_id", None)]
 
 
-class ValidateTicketStatusForm(FormValidationAction):
+class ValidateTicketStatusForm(VerifiedContactForm):
     def name(self) -> Text:
         return "validate_ticket_status_form"
-
-    async def required_slots(
-        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Text]:
-        if identity.of_conversation(tracker.sender_id).verified:
-            return [slot for slot in domain_slots if slot != "email"]
-        return domain_slots
 
     def validate_ticket_id(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         text = str(slot_value or "")
         ticket_id = normalise_ticket_id(text) or next(iter(find_ticket_ids(text)), None)
-        if ticket_id is None:
-            dispatcher.utter_message(response="utter_invalid_ticket_id")
-        return {"ticket_id": ticket_id}
-
-    def validate_email(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        email = parse_email(slot_value)
-        if email is None:
-            dispatcher.utter_message(response="utter_invalid_email")
-        return {"email": email}
+        return checked("ticket_id", ticket_id, "utter_invalid_ticket_id", dispatcher)
 
 
 class ActionCheckTicket(Action):

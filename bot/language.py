@@ -7,7 +7,8 @@ conversation keeps the language it had.
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from bot.folding import fold
 
 SUPPORTED = ("es", "en")
 DEFAULT = "es"
@@ -48,12 +49,6 @@ _ENGLISH -= _SHARED
 _WORD = re.compile(r"[a-záéíóúüñ]+", re.IGNORECASE)
 
 
-def _fold(text: str) -> str:
-    return "".join(
-        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
-    )
-
-
 def detect(text: str | None) -> str | None:
     """'es', 'en', or None when the text gives no clear evidence."""
     if not text or text.startswith("/"):
@@ -63,7 +58,7 @@ def detect(text: str | None) -> str | None:
     spanish += 0.5 * len(re.findall(r"[áéíóú]", lowered))
     english = 0.0
     for word in _WORD.findall(lowered):
-        folded = _fold(word)
+        folded = fold(word)
         if word in _SPANISH or folded in _SPANISH:
             spanish += 1
         if word in _ENGLISH:

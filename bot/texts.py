@@ -1,4 +1,9 @@
-"""The few user-facing sentences the core itself says (the dialogue's own live in domain.yml)."""
+"""Every customer-facing sentence the code says, in Spanish and English.
+
+The dialogue's own sentences are Rasa's responses in domain.yml; these are the few the core says
+without Rasa (a link code redeemed, a message without text, a technical problem, a person busy).
+Labels that fill the dialogue's sentences (statuses, dates) are in actions/labels.py.
+"""
 from __future__ import annotations
 
 TEXTS: dict[str, tuple[str, str]] = {
@@ -44,5 +49,6 @@ TEXTS: dict[str, tuple[str, str]] = {
 
 
 def text(key: str, language: str | None) -> str:
+    """The sentence `key` in English when the conversation is in English, else in Spanish."""
     spanish, english = TEXTS[key]
     return english if language == "en" else spanish

@@ -7,9 +7,10 @@ the 58A, however similar the strings look.
 from __future__ import annotations
 
 import re
-import unicodedata
 from difflib import SequenceMatcher
 from typing import Iterable, Sequence
+
+from bot.folding import fold
 
 THRESHOLD = 0.6
 _TOKEN_SIMILARITY = 0.8
@@ -21,12 +22,6 @@ _STOPWORDS = frozenset(
     "a al algun alguna con de del el en es hay la las lo los me mi para por que quiero "
     "se su tiene tienen un una unos unas y the for of an and i need want do you have any is".split()
 )
-
-
-def fold(text: str) -> str:
-    """Lowercase without accents: 'Tóner' -> 'toner'."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def sku_key(text: str) -> str:

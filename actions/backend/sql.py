@@ -17,6 +17,7 @@ from sqlalchemy.sql import Select
 from actions.backend import base, matching
 from actions.backend import tables as t
 from bot.db import session_factory, utcnow
+from bot.folding import fold
 from bot.store.normalize import normalize_email, phone_variants
 
 TICKET_PREFIX = "TCK-"
@@ -78,7 +79,7 @@ _HIGH = _phrase_pattern(HIGH_PHRASES)
 
 def ticket_priority(category: str, description: str) -> str:
     """Category sets the floor; words in the description raise it (never lower it)."""
-    text = matching.fold(description)
+    text = fold(description)
     priority = BASE_PRIORITY.get(category, "low")
     if _URGENT.search(text) or _DOUBLE_CHARGE.search(text):
         return "urgent"
@@ -180,12 +181,12 @@ class SqlBackend:
             return [_branch(r) for r in s.scalars(select(t.Branch).order_by(t.Branch.id))]
 
     def branch(self, branch_id: str) -> Optional[base.Branch]:
-        wanted = matching.fold((branch_id or "").strip())
+        wanted = fold((branch_id or "").strip())
         with self._session() as s:
             row = s.get(t.Branch, wanted)
             if row is None:  # tolerate the branch's name where its id was expected
                 row = next(
-                    (b for b in s.scalars(select(t.Branch)) if matching.fold(b.name) == wanted), None
+                    (b for b in s.scalars(select(t.Branch)) if fold(b.name) == wanted), None
                 )
             return _branch(row) if row else None
 

@@ -115,13 +115,16 @@ def reply_containing(fake: FakeTelegram, chat_id: int, *needles: str, timeout: f
 
 
 def settled(chat_id: int) -> list:
-    return wait_until(
-        lambda: (lambda out: out if out and all(m.delivery_status != "pending" for m in out) else None)(
-            [m for m in messages_of("telegram", str(chat_id)) if m.direction == "out"]
-        ),
-        120,
-        "every reply delivered",
-    )
+    """The replies to `chat_id` once every message from it is processed and none is pending: from
+    then on nothing more is sent, so counts taken afterwards are final."""
+
+    def done() -> Optional[list]:
+        messages = messages_of("telegram", str(chat_id))
+        out = [m for m in messages if m.direction == "out"]
+        processed = all(m.delivery_status != "received" for m in messages if m.direction == "in")
+        return out if processed and out and all(m.delivery_status != "pending" for m in out) else None
+
+    return wait_until(done, 120, "every message processed and every reply delivered")
 
 
 def parsed(data: dict[str, Any]) -> telegram.Parsed:
@@ -382,7 +385,6 @@ def test_a_repeated_update_is_stored_once_and_answered_once(stack: Stack, fake_t
     assert post(stack, update).status_code == 200
     reply_containing(fake_telegram, chat, "asistente virtual")
     replies = settled(chat)
-    time.sleep(1.5)
     assert len(inbound_with("telegram", str(update["update_id"]))) == 1
     assert len([t for t in texts(fake_telegram, chat) if "asistente virtual" in t]) == 1
     assert len(fake_telegram.sent_to(chat)) == len(replies)
@@ -433,7 +435,6 @@ def test_bot_api_failing_twice_then_recovering_delivers_once(stack: Stack, fake_
     fake_telegram.fail_next(2, 500, when={"chat_id": chat})
     post(stack, message_update(chat, "hola"))
     replies = settled(chat)
-    time.sleep(1.5)
     attempts = [c for c in fake_telegram.calls if c.method == "sendMessage" and str(c.params.get("chat_id")) == str(chat)]
     assert [c.status for c in attempts].count(500) == 2
     assert len(fake_telegram.sent_to(chat)) == len(replies)

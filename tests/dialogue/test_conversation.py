@@ -1,8 +1,12 @@
 """Greeting, language, FAQs, fallback, handoff and bad input."""
 from __future__ import annotations
 
-import pytest
+import functools
 
+import pytest
+import yaml
+
+from bot.config import ROOT
 from bot.db import session_scope
 from bot.store.models import Conversation
 
@@ -112,13 +116,41 @@ def test_declining_the_offer_keeps_the_bot_talking(chat, sender):
     assert "9:00" in joined(chat.texts(sender, "what are your opening hours?"))
 
 
+@functools.lru_cache(maxsize=1)
+def _responses() -> dict:
+    return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
+
+
+def said(response: str, language: str) -> str:
+    """The exact text domain.yml gives `response` in `language` (English is the conditioned variant)."""
+    for variant in _responses()[response]:
+        english = any(c.get("name") == "language" and c.get("value") == "en" for c in variant.get("condition") or [])
+        if english == (language == "en"):
+            return variant["text"]
+    raise KeyError(f"{response} has no {language} text")
+
+
+# What a polite answer to input it cannot use is: saying so, and what it can do.
+MISUNDERSTOOD = ("utter_fallback", "utter_out_of_scope")
+
+
 @pytest.mark.parametrize(
-    "text",
-    ["", "😀😀😀", "a" * 5000, "PED-", "pedido #", "'; DROP TABLE orders; --", "<script>alert(1)</script>"],
+    "text, language, polite",
+    [
+        ("", "es", MISUNDERSTOOD),
+        ("😀😀😀", "es", MISUNDERSTOOD + ("utter_ok",)),  # smileys may read as an acknowledgement
+        ("a" * 5000, "es", MISUNDERSTOOD),
+        ("PED-", "es", MISUNDERSTOOD + ("utter_ask_order_id", "utter_invalid_order_id")),
+        ("pedido #", "es", MISUNDERSTOOD + ("utter_ask_order_id", "utter_invalid_order_id")),
+        # "orders" is English to the language detector, and "drop" may read as "cancel"
+        ("'; DROP TABLE orders; --", "en", MISUNDERSTOOD + ("utter_nothing_to_cancel",)),
+        ("<script>alert(1)</script>", "es", MISUNDERSTOOD),
+    ],
 )
-def test_bad_input_gets_a_polite_reply_and_no_exception(chat, sender, text):
+def test_bad_input_gets_a_polite_reply_and_no_exception(chat, sender, text, language, polite):
     replies = chat.texts(sender, text)
-    assert replies and all(isinstance(r, str) for r in replies)
+    assert len(replies) == 1, replies
+    assert replies[0] in {said(response, language) for response in polite}, replies
 
 
 def test_information_out_of_context_gets_one_answer_not_a_loop(chat, sender):

@@ -214,6 +214,20 @@ class Store:
             ).scalars()
             return [json.loads(row) for row in rows]
 
+    def answered(self, channel: str, address: str, timeout: float = 120.0) -> list[Message]:
+        """The replies to (channel, address) once every message from it is processed (or failed)
+        and no reply is pending. From then on nothing more is sent (recovery takes only messages
+        still `received`, the outbox only `pending` ones), so counts taken afterwards are final."""
+
+        def done() -> Optional[list[Message]]:
+            messages = self.messages_of(channel, address)
+            inbound = [m for m in messages if m.direction == "in"]
+            out = [m for m in messages if m.direction == "out"]
+            finished = inbound and all(m.delivery_status != "received" for m in inbound)
+            return out if finished and out and all(m.delivery_status != "pending" for m in out) else None
+
+        return wait_until(done, timeout, f"every message of {channel}:{address} processed and answered")
+
     def settled(self, channel: str, address: str, replies: int = 1, timeout: float = 120.0) -> list[Message]:
         """The replies to (channel, address) once at least `replies` exist and none is pending."""
 

@@ -3,11 +3,14 @@
 Every test sends real provider requests (signed Twilio forms, Telegram updates with the secret,
 web chat with a session token) to `rasa run` with our channels, and reads the outcome from the
 store and from the fake providers. Recovery is the server's own loop (hub.recover every 10 s,
-for messages still `received` after 30 s), not a call made by the test.
+for messages still `received` after 30 s), not a call made by the test. No test sleeps and hopes
+for an outcome: "answered once" is read once `Store.answered` says nothing more can be sent, and
+the passes of the recovery loop are read from the server's log.
 """
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 import time
 from typing import Iterator
@@ -67,6 +70,12 @@ def inbound(store: Store, channel: str, address: str) -> list:
     return [m for m in store.messages_of(channel, address) if m.direction == "in"]
 
 
+def passes_leaving(stack, message_id: int) -> int:
+    """How many recovery passes found the message still being processed and left it to its turn
+    (the hub logs each one)."""
+    return len(re.findall(rf"recovery: message {message_id} of \S+ is still being processed", stack.log()))
+
+
 def test_action_server_down_customers_hear_back_in_their_language_and_get_answered_when_it_returns(stack, fakes) -> None:
     store = Store(stack.database_url)
     number, chat, web = random_mobile(), new_chat(), WebChat(stack)
@@ -89,7 +98,8 @@ def test_action_server_down_customers_hear_back_in_their_language_and_get_answer
     wait_for_text(fakes.twilio, number, ANSWER_WHATSAPP, timeout=120)
     wait_for_text(fakes.telegram, chat, ASK_EMAIL_EN, timeout=120)
     wait_until(lambda: count(web_texts(store, web), ASK_EMAIL_EN), 120, "the web chat answer")
-    time.sleep(12)  # one more recovery pass: nothing may be processed twice
+    for channel, address in (("whatsapp", number), ("telegram", str(chat)), ("webchat", web.session_id)):
+        store.answered(channel, address)  # nothing can be processed or sent twice from here on
     for texts, later, asked in (
         (texts_to(fakes.twilio, number), LATER_ES, ANSWER_WHATSAPP),
         (texts_to(fakes.telegram, chat), LATER_EN, ASK_EMAIL_EN),
@@ -149,25 +159,28 @@ def test_an_unreadable_dialogue_state_does_not_take_the_server_down(stack, fakes
 
 
 def test_a_turn_stuck_past_the_recovery_delay_is_neither_repeated_nor_escalated(stack, fakes) -> None:
-    """The action server hangs for a minute: three recovery passes go by while the turn waits."""
+    """The action server hangs: three recovery passes find both messages and leave them to their turns."""
     store = Store(stack.database_url)
     number = random_mobile()
     stack.freeze_actions()
     try:
-        first, _ = whatsapp(stack, number, "¿dónde está mi pedido PED-10234?")
-        second, _ = whatsapp(stack, number, "¿cuál es su horario de atención?")
+        first, first_sid = whatsapp(stack, number, "¿dónde está mi pedido PED-10234?")
+        second, second_sid = whatsapp(stack, number, "¿cuál es su horario de atención?")
         assert first.status_code == second.status_code == 200
-        time.sleep(62)  # stored at t=0; recovery passes at about t=30, 40, 50 and 60
+        stuck = [store.inbound_with("whatsapp", sid)[0].id for sid in (first_sid, second_sid)]
+        # Messages become due 30 s after arriving and the loop runs every 10 s: about a minute.
+        wait_until(lambda: all(passes_leaving(stack, m) >= 3 for m in stuck), 150, "three recovery passes over both")
     finally:
         stack.thaw_actions()
     wait_for_text(fakes.twilio, number, ANSWER_WHATSAPP, timeout=90)
     wait_for_text(fakes.twilio, number, "Lunes a viernes", timeout=90)
-    time.sleep(12)
+    store.answered("whatsapp", number)
     texts = texts_to(fakes.twilio, number)
     assert count(texts, ANSWER_WHATSAPP) == 1 and count(texts, "Lunes a viernes") == 1, texts
     assert count(texts, LATER_ES) == 0  # slow is not failed
     assert store.conversation_of("whatsapp", number).status == "bot"  # nobody was called in for it
-    assert [m.delivery_status for m in inbound(store, "whatsapp", number)] == ["processed", "processed"]
+    # processed by their own turns: a recovery pass that had taken one would have counted an attempt
+    assert [(m.delivery_status, m.attempts) for m in inbound(store, "whatsapp", number)] == [("processed", 0)] * 2
 
 
 def test_database_locked_when_a_message_arrives_is_a_503_the_provider_retries(stack, fakes) -> None:
@@ -189,7 +202,8 @@ def test_database_locked_when_a_message_arrives_is_a_503_the_provider_retries(st
     assert retried.status_code == 200 and "asistente virtual" in retried.json()["replies"][0]["text"]
     wait_for_text(fakes.twilio, number, "asistente virtual")
     wait_for_text(fakes.telegram, chat, "asistente virtual")
-    time.sleep(2)
+    store.answered("whatsapp", number)
+    store.answered("telegram", str(chat))
     assert len(store.inbound_with("whatsapp", sid)) == 1 and len(store.inbound_with("telegram", str(update["update_id"]))) == 1
     assert count(texts_to(fakes.twilio, number), "asistente virtual") == 1
     assert count(texts_to(fakes.telegram, chat), "asistente virtual") == 1
@@ -205,11 +219,13 @@ def test_database_locked_while_a_stored_message_is_processed_it_is_answered_once
         [message] = store.inbound_with("whatsapp", sid)
         with database_locked(stack.database_url):
             stack.thaw_actions()
-            time.sleep(8)  # Rasa's tracker and our reply cannot be written: the turn fails
+            # The fault itself: locked for 8 s, past every writer's busy timeout, so Rasa's tracker
+            # and our reply cannot be written and the turn fails.
+            time.sleep(8)
     finally:
         stack.thaw_actions()
     wait_for_text(fakes.twilio, number, ANSWER_WHATSAPP, timeout=120)
-    time.sleep(12)
+    store.answered("whatsapp", number)
     assert count(texts_to(fakes.twilio, number), ANSWER_WHATSAPP) == 1
     [message] = store.inbound_with("whatsapp", sid)
     assert message.delivery_status == "processed"
@@ -237,7 +253,7 @@ def test_telegram_api_refusing_then_hanging_then_back_delivers_each_reply_once(s
     [reply] = store.settled("telegram", str(chat), timeout=90)
     assert reply.delivery_status == "sent" and reply.attempts >= 3 and reply.error is None
     assert refused and not any("timed out" in e.lower() for e in refused)  # the first failures were refusals
-    time.sleep(2)
+    store.answered("telegram", str(chat))
     assert len(fakes.telegram.sent_to(chat)) == 1 and "asistente virtual" in texts_to(fakes.telegram, chat)[0]
 
 
@@ -263,8 +279,8 @@ def test_server_killed_with_work_pending_finishes_it_once_after_restart(stack, f
     stack.thaw_actions()
     stack.start_rasa()
     wait_for_text(fakes.telegram, chat, ASK_EMAIL_EN, timeout=120)
-    replies = store.settled("whatsapp", number, timeout=60)
-    time.sleep(12)
+    replies = store.answered("whatsapp", number, timeout=60)
+    store.answered("telegram", str(chat))
     assert [m.delivery_status for m in replies] == ["sent"] * len(replies)
     assert len(fakes.twilio.sent_to(number)) == len(replies)  # each reply once
     assert count(texts_to(fakes.telegram, chat), ASK_EMAIL_EN) == 1

@@ -22,6 +22,7 @@ if str(ROOT) not in sys.path:  # runnable with a bare `pytest`, without an insta
     sys.path.insert(0, str(ROOT))
 
 from bot import ids  # noqa: E402
+from bot.folding import fold  # noqa: E402
 from bot.nlu.entities import IdEntityNormaliser  # noqa: E402
 
 NAME = "IdEntityNormaliser"
@@ -247,7 +248,7 @@ def test_spacy_doc_with_lowercased_text_of_other_length_still_maps_offsets(
     assert len(doc_text) != len(text)
     doc = _doc_with_place(doc_text, 3, 5)
     places = component._places_from_spacy(Message(data={TEXT: text, SPACY_DOCS[TEXT]: doc}), text,
-                                          ids.fold(text))
+                                          fold(text))
     assert [(t, v, text[s:e]) for t, v, s, e in places] == [("branch", "mty", "Nuevo León")]
 
 

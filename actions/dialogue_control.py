@@ -1,4 +1,8 @@
-"""Per-turn bookkeeping and the conversation-level actions: language, fallback, offers, handoff."""
+"""The actions that steer the dialogue whatever the business question: the language of each turn,
+what to say when a message is not understood, yes/no offers, and handing over to a person.
+
+(Not to be confused with bot/conversations.py, the store of conversations and their messages.)
+"""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text

@@ -1,4 +1,7 @@
-"""`link_account`: a short-lived code that joins another channel to this conversation."""
+"""`action_link_account`: issues the short-lived code that joins another channel to this conversation.
+
+Issuing and redeeming codes is the core's (bot/linking.py); this is only the dialogue's side.
+"""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
