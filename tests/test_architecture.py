@@ -98,9 +98,5 @@ def test_the_business_does_not_reach_into_channels() -> None:
     assert violations("actions", ("connectors", "ops")) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 point 5: still over 60 lines: bench/__main__.py:main (94), "
-                   "bench/report.py:markdown (109), bench/store_cost.py:measure (62), bot/hub.py:_process_locked (74), "
-                   "bot/ids.py:_quantity_candidates (62), connectors/slack.py:_bolt_app (62), "
-                   "connectors/webchat.py:blueprint (166); flip this when they are split")
 def test_no_function_is_longer_than_a_reader_can_hold() -> None:
     assert long_functions() == []
