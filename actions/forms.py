@@ -16,7 +16,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import identity
 from actions.identity import VerifiedContact
-from bot.ids import find_emails
+from bot.typed_values import find_emails
 
 
 def parse_email(value: Any) -> Optional[str]:

@@ -30,9 +30,6 @@ class VerifiedContact:
 
 
 ANONYMOUS = VerifiedContact(None, None, None, False)
-# The old name, still used by connectors/slack_desk.py; drop it once the Slack desk stops calling
-# the actions (issue 16). connectors/slack_store.py has an unrelated `Identity` (a channel address).
-Identity = VerifiedContact
 
 
 def of_conversation(conversation_id: str) -> VerifiedContact:

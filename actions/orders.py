@@ -18,7 +18,7 @@ from actions.backend import get_backend
 from actions.backend.base import Backend, Order
 from actions.common import backend_guard, lang
 from actions.forms import VerifiedContactForm, checked, parse_email
-from bot.ids import find_order_ids, normalise_order_id
+from bot.typed_values import find_order_ids, normalise_order_id
 
 
 def parse_order_id(value: Any) -> Optional[str]:

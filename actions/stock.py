@@ -20,7 +20,7 @@ from actions.common import backend_guard, lang
 from actions.forms import VerifiedContactForm
 from actions.identity import VerifiedContact
 from bot.folding import fold
-from bot.ids import branch_id as parse_branch, normalise_sku
+from bot.typed_values import branch_id as parse_branch, normalise_sku
 
 CLEARED = [SlotSet("product", None), SlotSet("branch", None), SlotSet("quantity", None)]
 

@@ -16,7 +16,7 @@ from actions.common import backend_guard, lang
 from actions.forms import VerifiedContactForm, checked, parse_email
 from actions.orders import is_owner
 from bot.folding import fold
-from bot.ids import find_order_ids, find_ticket_ids, normalise_ticket_id
+from bot.typed_values import find_order_ids, find_ticket_ids, normalise_ticket_id
 
 MAX_DESCRIPTION = 2000
 

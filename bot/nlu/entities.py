@@ -32,7 +32,8 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import ids
+from bot import typed_values as typed
+from bot.folding import fold
 from bot.demo_data import BRANCHES, PRODUCTS
 
 logger = logging.getLogger(__name__)
@@ -59,29 +60,29 @@ def _single(found: List[str]) -> Optional[str]:
 
 
 def _norm_order(value: str) -> Optional[str]:
-    return ids.normalise_order_id(value) or _single(ids.find_order_ids(value))
+    return typed.normalise_order_id(value) or _single(typed.find_order_ids(value))
 
 
 def _norm_ticket(value: str) -> Optional[str]:
-    return ids.normalise_ticket_id(value) or _single(ids.find_ticket_ids(value))
+    return typed.normalise_ticket_id(value) or _single(typed.find_ticket_ids(value))
 
 
 def _norm_email(value: str) -> Optional[str]:
-    return _single(ids.find_emails(value))
+    return _single(typed.find_emails(value))
 
 
 def _norm_quantity(value: Any) -> Optional[str]:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         whole = math.isfinite(value) and value == int(value) and 1 <= value <= _MAX_QUANTITY
         return str(int(value)) if whole else None
-    found = ids.find_quantity(str(value))
+    found = typed.find_quantity(str(value))
     return str(found) if found is not None else None
 
 
 def _norm_product(value: str) -> Optional[str]:
     # Free-text product names stay as they are (the catalogue search needs them);
     # only spellings of a real SKU are rewritten to the SKU.
-    return ids.normalise_sku(value) or value
+    return typed.normalise_sku(value) or value
 
 
 # entity type -> normaliser; None means "not a valid value, drop the entity"
@@ -90,7 +91,7 @@ _NORMALISERS: Dict[str, Callable[[Any], Optional[str]]] = {
     TICKET_ID: _norm_ticket,
     EMAIL: _norm_email,
     QUANTITY: _norm_quantity,
-    BRANCH: ids.branch_id,
+    BRANCH: typed.branch_id,
     PRODUCT: _norm_product,
 }
 
@@ -98,7 +99,7 @@ _NORMALISERS: Dict[str, Callable[[Any], Optional[str]]] = {
 def build_entity_ruler() -> Language:
     """A blank Spanish pipeline whose EntityRuler spots ids, SKUs and branch aliases.
 
-    It runs on `bot.ids.fold(text)` (lowercase, no accents, same length), so patterns are
+    It runs on `bot.folding.fold(text)` (lowercase, no accents, same length), so patterns are
     written in folded form and character offsets map straight back onto the user's text.
     """
     nlp = spacy.blank("es")
@@ -125,9 +126,9 @@ def build_entity_ruler() -> Language:
         {"label": TICKET_ID, "pattern": [{"TEXT": "#"}, {"TEXT": four}]},
     ]
     for sku, *_ in PRODUCTS:
-        patterns += [{"label": PRODUCT, "id": sku, "pattern": v} for v in ids.sku_variants(sku)]
+        patterns += [{"label": PRODUCT, "id": sku, "pattern": v} for v in typed.sku_variants(sku)]
     for bid, data in BRANCHES.items():
-        spellings = {ids.fold(a) for a in [bid, data["name"], *data.get("aliases", [])]}
+        spellings = {fold(a) for a in [bid, data["name"], *data.get("aliases", [])]}
         patterns += [{"label": BRANCH, "id": bid, "pattern": s} for s in sorted(spellings)]
     ruler.add_patterns(patterns)
     return nlp
@@ -208,13 +209,13 @@ class IdEntityNormaliser(GraphComponent, EntityExtractorMixin):
     def _find_missing(
         self, message: Message, text: str, kept: List[Dict[Text, Any]]
     ) -> List[Dict[Text, Any]]:
-        folded = ids.fold(text)
-        # bot.ids spans come first: for the same value they are the tighter span ("10234"
+        folded = fold(text)
+        # bot.typed_values spans come first: for the same value they are the tighter span ("10234"
         # rather than the ruler's "pedido 10234").
-        candidates: List[Candidate] = [(ORDER_ID, *s) for s in ids.find_order_id_spans(text)]
-        candidates += [(TICKET_ID, *s) for s in ids.find_ticket_id_spans(text)]
-        candidates += [(EMAIL, *s) for s in ids.find_email_spans(text)]
-        candidates += [(BRANCH, *s) for s in ids.find_branch_spans(text)]
+        candidates: List[Candidate] = [(ORDER_ID, *s) for s in typed.find_order_id_spans(text)]
+        candidates += [(TICKET_ID, *s) for s in typed.find_ticket_id_spans(text)]
+        candidates += [(EMAIL, *s) for s in typed.find_email_spans(text)]
+        candidates += [(BRANCH, *s) for s in typed.find_branch_spans(text)]
         for ent in self._nlp(folded).ents:
             value = self._ruler_value(ent.label_, ent.ent_id_, ent.text)
             if value:
@@ -231,7 +232,7 @@ class IdEntityNormaliser(GraphComponent, EntityExtractorMixin):
             and isinstance(e.get(ENTITY_ATTRIBUTE_END), int)
         ]
         blocked += [(s, e) for t, _, s, e in candidates if t == EMAIL]
-        candidates += [(QUANTITY, *s) for s in ids.find_quantity_spans(text, exclude=blocked)]
+        candidates += [(QUANTITY, *s) for s in typed.find_quantity_spans(text, exclude=blocked)]
 
         # managed values are strings by now; other extractors' values may be unhashable dicts
         present = {
@@ -261,9 +262,9 @@ class IdEntityNormaliser(GraphComponent, EntityExtractorMixin):
     @staticmethod
     def _ruler_value(label: str, ent_id: str, span_text: str) -> Optional[str]:
         if label == ORDER_ID:
-            return ids.normalise_order_id(span_text)
+            return typed.normalise_order_id(span_text)
         if label == TICKET_ID:
-            return ids.normalise_ticket_id(span_text)
+            return typed.normalise_ticket_id(span_text)
         if label in (PRODUCT, BRANCH):
             return ent_id or None
         return None
@@ -279,13 +280,13 @@ class IdEntityNormaliser(GraphComponent, EntityExtractorMixin):
         for ent in doc.ents:
             if ent.label_ not in _PLACE_LABELS:
                 continue
-            bid = ids.branch_id(ent.text)
+            bid = typed.branch_id(ent.text)
             if not bid:
                 continue
             if same_offsets:
                 start, end = ent.start_char, ent.end_char
             else:  # SpacyNLP changed the text length (e.g. lowercasing "İ"): find it again
-                start = folded.find(ids.fold(ent.text))
+                start = folded.find(fold(ent.text))
                 if start < 0:
                     continue
                 end = start + len(ent.text)

@@ -56,7 +56,7 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
-class Identity:
+class ChannelAddress:
     """One of the contact's channel addresses, as the desk's summary lists them."""
 
     channel: str
@@ -128,13 +128,13 @@ def set_thread(conversation_id: str, thread_ts: str) -> None:
             session.add(DeskThread(conversation_id=conversation_id, thread_ts=thread_ts))
 
 
-def identities(contact_id: int) -> list[Identity]:
+def identities(contact_id: int) -> list[ChannelAddress]:
     """The contact's channel addresses, oldest first."""
     with session_scope() as session:
         rows = session.execute(
             select(ChannelIdentity).where(ChannelIdentity.contact_id == contact_id).order_by(ChannelIdentity.id)
         ).scalars()
-        return [Identity(r.channel, r.address, r.verified_by is not None) for r in rows]
+        return [ChannelAddress(r.channel, r.address, r.verified_by is not None) for r in rows]
 
 
 def recent_messages(conversation_id: str, limit: int = 10) -> list[tuple[str, str]]:

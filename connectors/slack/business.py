@@ -33,8 +33,8 @@ class OpenWork:
     tickets: list[str] = field(default_factory=list)
 
 
-def _who(current: Snapshot) -> identity.Identity:
-    return identity.Identity(current.contact_id, current.phone, current.email, current.is_distributor)
+def _who(current: Snapshot) -> identity.VerifiedContact:
+    return identity.VerifiedContact(current.contact_id, current.phone, current.email, current.is_distributor)
 
 
 def open_work(current: Snapshot, backend: Optional[Backend] = None) -> OpenWork:

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:  # runnable with a bare `pytest`, without an installed package
     sys.path.insert(0, str(ROOT))
 
-from bot import ids  # noqa: E402
+from bot import typed_values as ids  # noqa: E402
 from bot.folding import fold  # noqa: E402
 from bot.nlu.entities import IdEntityNormaliser  # noqa: E402
 

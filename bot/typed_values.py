@@ -15,7 +15,7 @@ import re
 from typing import Callable, Iterable, Iterator, NamedTuple, Optional
 
 from bot.demo_data import BRANCHES, PRODUCTS
-from bot.folding import fold  # bot/nlu/entities.py reads it as ids.fold (bot/nlu is hashed into the model)
+from bot.folding import fold
 
 ORDER_ID_RE = re.compile(r"^PED-[0-9]{5}$")
 TICKET_ID_RE = re.compile(r"^TCK-[0-9]{4}$")

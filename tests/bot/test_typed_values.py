@@ -1,4 +1,4 @@
-"""Tests of bot.ids: the canonical spelling of everything customers type as an identifier."""
+"""Tests of bot.typed_values: the canonical spelling of everything customers type as an identifier."""
 from __future__ import annotations
 
 import re
@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # runnable with a bare `pytest`, without an installed package
     sys.path.insert(0, str(ROOT))
 
-from bot import ids  # noqa: E402
+from bot import typed_values as ids  # noqa: E402
 from bot.demo_data import BRANCHES, PRODUCTS  # noqa: E402
 
 SKUS = {sku for sku, *_ in PRODUCTS}
