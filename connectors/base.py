@@ -9,7 +9,7 @@ server runs. A subclass says its `channel` name and adds its routes in `routes()
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, ClassVar, Dict, Generic, Optional, Text, TypeVar
+from typing import Any, Awaitable, Callable, ClassVar, Dict, Generic, Iterable, Optional, Text, TypeVar
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
