@@ -9,7 +9,7 @@ SentenceEmbeddingFeaturizer would add are encoded once and reused by every fold 
 The "shipped" row is config.yml's classifier and reproduces `bench.nlu_quality --folds 5` for
 our pipeline. It answers "would more tuning help?": on 2026-12-06 the linear SVM with cross-word
 character n-grams stood 0.8 / 0.7 points (es / en) above the logistic regression shipped
-before, and the sentence embedding added about 1.6 points in English (README).
+before, and the sentence embedding added about 1.6 points in English (docs/understanding.md).
 """
 from __future__ import annotations
 

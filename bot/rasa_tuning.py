@@ -3,7 +3,7 @@
 Rasa checks every action server response with `jsonschema.validate(response, schema)`, which
 builds a validator and re-checks the schema itself against its meta-schema on each call: about
 13 ms of CPU per call here, two or three calls per message, and 40 % of the server's CPU under
-load (py-spy, see README "Benchmarks"). The schema never changes, so one validator, built and
+load (py-spy, see docs/performance.md). The schema never changes, so one validator, built and
 checked once, gives the same verdict (and the same error text) in well under a millisecond.
 
 Installed by the hub, so only servers that run our channels carry it.

@@ -4,7 +4,7 @@
 Why not DIET's intents: on our data (short, misspelt, bilingual chat messages, a few hundred
 examples per intent) DIET's intent head generalised worse than a linear model over TF-IDF
 n-grams, in cross-validation and on the independently written test sets, and it took most of
-the training time (`python -m bench.nlu_quality`, figures in the README). Entities come from
+the training time (`python -m bench.nlu_quality`, figures in docs/understanding.md). Entities come from
 the CRF and IdEntityNormaliser.
 
 Accents are stripped and text lower-cased, so "envio" and "envío" are one feature; character
@@ -170,7 +170,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
         if self._config["model"] == "svm":
             # One-vs-rest squared-hinge SVM: on 21,000 examples it held out 0.5 points more intent
-            # macro-F1 than the logistic regression, and trains in a few seconds (README).
+            # macro-F1 than the logistic regression, and trains in a few seconds (docs/understanding.md).
             return LinearSVC(C=self._config["C"], random_state=self._config["random_seed"],
                              class_weight=self._config.get("class_weight"))
         # liblinear (one-vs-rest) trains in ~2 s here against ~30 s for multinomial lbfgs,

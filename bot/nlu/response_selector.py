@@ -4,7 +4,7 @@ Why not Rasa's ResponseSelector: on 2,500 FAQ examples it took ~80 s of every tr
 (plus ~60 s for the sparse featurizers only it read) and a TensorFlow pass per message, and it
 chose the right answer no more often than the same logistic regression over word and character
 n-grams that picks the intent (on the blind and unseen sets' FAQ questions, 2026-12-02: 400 of
-404 against 398; README). It uses the intent classifier's model and features as configured (a
+404 against 398; docs/understanding.md). It uses the intent classifier's model and features as configured (a
 linear SVM since 2026-12-06: the right answer for 95.6 / 97.4 % of held-out FAQ examples in
 5-fold cross-validation, es / en, against 95.0 / 97.0 % for the logistic regression on the same
 data). It fills the message exactly as Rasa's ResponseSelector does, so `utter_faq` and the

