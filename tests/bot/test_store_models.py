@@ -94,7 +94,7 @@ def test_slack_threads_move_to_desk_threads_and_back_with_no_row_lost(kind: str,
     """0003 copies each conversation's slack_thread_ts to desk_threads, then drops the column,
     without a table copy that would cascade-delete messages (ON DELETE CASCADE)."""
     with temporary_database(kind, tmp_path) as url:
-        downgrade(url, "0002")
+        downgrade_core(url, "0002")
         at = dt.datetime(2026, 12, 1, 10, 0)
         with db.get_engine(url).begin() as conn:
             conn.execute(text("INSERT INTO contacts (id, name, created_at, updated_at) VALUES (1, 'Ana', :at, :at)"), {"at": at})
@@ -104,7 +104,7 @@ def test_slack_threads_move_to_desk_threads_and_back_with_no_row_lost(kind: str,
                 conn.execute(text("INSERT INTO messages (conversation_id, direction, author, channel, delivery_status, "
                                   "attempts, created_at) VALUES (:id, 'in', 'customer', 'whatsapp', 'received', 0, :at)"),
                              {"id": conversation, "at": at})
-        upgrade(url)
+        upgrade_core(url)
         with db.get_engine(url).connect() as conn:
             threads = conn.execute(text("SELECT conversation_id, thread_ts FROM desk_threads ORDER BY conversation_id"))
             assert threads.all() == [("c-1", "1700000000.000100"), ("c-3", "1700000000.000300")]
@@ -115,7 +115,7 @@ def test_slack_threads_move_to_desk_threads_and_back_with_no_row_lost(kind: str,
         with db.get_engine(url).begin() as conn:  # the desk's table follows its conversation
             conn.execute(text("DELETE FROM conversations WHERE id = 'c-3'"))
             assert conn.scalar(text("SELECT count(*) FROM desk_threads")) == 1
-        downgrade(url, "0002")
+        downgrade_core(url, "0002")
         with db.get_engine(url).connect() as conn:
             back = conn.execute(text("SELECT id, slack_thread_ts FROM conversations ORDER BY id")).all()
             assert back == [("c-1", "1700000000.000100"), ("c-2", None)]
