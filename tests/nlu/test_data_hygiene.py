@@ -42,6 +42,7 @@ MIN_COUNTS: dict[str, int] = {
         "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "cancel", "out_of_scope",
     )},
     "inform": 60,
+    "report_problem": 60,
     **{f"faq/{sub}": 20 for sub in FAQ_SUBINTENTS},
 }
 CONTRACT_INTENTS = set(MIN_COUNTS)
