@@ -27,6 +27,10 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,7 +120,7 @@ def parse_ours(model: Path, texts: list[str]) -> list[tuple[str, str]]:
 _agents: dict = {}
 
 
-def fit_baseline(train: list[tuple[str, str]]):
+def fit_baseline(train: list[tuple[str, str]]) -> "Pipeline":
     """TF-IDF word and character n-grams + logistic regression: the margin ours must keep over it."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -141,7 +145,7 @@ def problems_to_tickets(items: list[tuple[str, str]], predicted: list[str]) -> l
     return [sum(outcomes), len(outcomes)]
 
 
-def _score(system: str, name: str, items: list[tuple[str, str]], model: Path, baseline_model,
+def _score(system: str, name: str, items: list[tuple[str, str]], model: Path, baseline_model: "Pipeline",
            gold: dict[str, list[str]], pred: dict[str, dict[str, list[str]]], confusions: dict[str, Counter],
            faq_right: dict[str, list[int]], ticket_flow: dict[str, list[int]]) -> None:
     texts = [t for t, _ in items]
@@ -165,10 +169,12 @@ def _score(system: str, name: str, items: list[tuple[str, str]], model: Path, ba
 
 
 def load_training() -> dict[str, list[tuple[str, str]]]:
+    """Per language, the training examples as (text, intent), as the shipped model learns them."""
     return {lang: load_examples(ROOT / "data" / "nlu" / f"{lang}.yml") for lang in LANGS}
 
 
 def load_held_out(kinds: tuple[str, ...] = ("unseen", "blind")) -> dict[str, list[tuple[str, str]]]:
+    """Held-out sets by name (`blind_es`, ...): messages no training example was written from."""
     return {f"{kind}_{lang}": load_examples(ROOT / "tests" / "nlu" / f"{kind}_{lang}.yml")
             for kind in kinds for lang in LANGS}
 
