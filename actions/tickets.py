@@ -20,13 +20,33 @@ from bot.typed_values import find_order_ids, find_ticket_ids, normalise_ticket_i
 
 MAX_DESCRIPTION = 2000
 
-# Keyword stems (accent-free, lowercase) that place free text in a category; first match wins.
+# Word beginnings (accent-free, lowercase) that place free text in a category; the first group
+# that matches wins, so a damaged product that arrived ("llegó rota") is a warranty case, not a
+# delivery one. A stem matches at the start of a word ("cargo" is a charge, "cargador" a charger),
+# and a stem ending in $ only as a whole word ("charge", not "charger").
 _CATEGORY_WORDS: list[tuple[str, tuple[str, ...]]] = [
-    ("billing", ("factur", "cobr", "cargo", "pago", "bill", "invoice", "charge", "payment", "cfdi", "refund", "reembols")),
-    ("warranty", ("garant", "warrant", "danad", "roto", "rota", "no prende", "no enciende", "falla", "defect", "broken", "damag")),
-    ("delivery", ("entreg", "envio", "llega", "paqueter", "guia", "deliver", "shipping", "arriv", "courier")),
-    ("order", ("pedido", "orden", "order", "compra", "incomplet", "falt", "missing")),
+    ("billing", ("factur", "cobr", "cargo", "pago", "bill", "invoic", "charge$", "charges$", "charged",
+                 "payment", "cfdi", "refund", "reembols", "overcharg", "precio", "price", "iva$")),
+    ("warranty", ("garant", "warrant", "danad", "dano$", "roto", "rota$", "rotas$", "estrellad", "quebrad",
+                  "rajad", "trizad",
+                  "no prende", "no enciende", "no funciona", "no sirve", "no jala", "no carga", "no imprime",
+                  "no da imagen", "no da video", "dejo de funcionar", "se apaga", "se calienta", "se reinicia",
+                  "falla", "defect", "broke", "damag", "crack", "shatter", "faulty", "dead$", "not working",
+                  "stopped working", "doesn't work", "does not work", "doesn't turn on", "won't turn on",
+                  "won't power", "won't charge", "won't boot", "doesn't charge", "not turning on", "shuts",
+                  "overheat", "malfunction")),
+    # A wrong or missing item is about what was sent, whether or not it arrived on time.
+    ("order", ("equivocad", "wrong", "incorrect", "falt", "missing", "incomplet", "en vez de", "en lugar de",
+               "instead of", "otro modelo", "different model")),
+    ("delivery", ("entreg", "envio", "llega", "llego", "paqueter", "guia", "deliver", "shipping", "shipment",
+                  "arriv", "courier", "retras", "demor", "tarde$", "late$", "delay", "package", "paquete")),
+    ("order", ("pedido", "orden", "order", "compra")),
     ("product", ("producto", "product", "equipo")),
+]
+_CATEGORY_PATTERNS = [
+    (category, re.compile(r"\b(?:" + "|".join(
+        re.escape(stem[:-1]) + r"\b" if stem.endswith("$") else re.escape(stem) for stem in stems) + ")"))
+    for category, stems in _CATEGORY_WORDS
 ]
 
 
@@ -35,11 +55,12 @@ _OPTION_CODES = {"#delivery": "delivery", "#warranty": "warranty", "#billing": "
 
 
 def categorise(text: str) -> Optional[str]:
+    """The ticket category a button payload or free text points to; None when nothing does."""
     if text.strip().lower() in _OPTION_CODES:
         return _OPTION_CODES[text.strip().lower()]
-    folded = fold(text)
-    for category, stems in _CATEGORY_WORDS:
-        if any(stem in folded for stem in stems):
+    folded = fold(text).replace("’", "'")
+    for category, pattern in _CATEGORY_PATTERNS:
+        if pattern.search(folded):
             return category
     if folded.strip() in ("otro", "other", "otra cosa", "something else", "4"):
         return "other"
@@ -54,6 +75,20 @@ def describes_something(text: str) -> bool:
     what someone types when they answer the wrong question)."""
     rest = _IDS_AND_EMAILS.sub(" ", text)
     return sum(ch.isalpha() for ch in rest) >= 3
+
+
+class ActionStartComplaint(Action):
+    """A problem stated with no form active ("me llegó la impresora dañada") is already the
+    ticket's description, and often says its category: both are filled before the open-ticket
+    form starts, which validates them on activation and asks only for what is still missing."""
+
+    def name(self) -> Text:
+        return "action_start_complaint"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        text = str(tracker.latest_message.get("text") or "").strip()
+        description = text[:MAX_DESCRIPTION] if describes_something(text) else None
+        return [SlotSet("ticket_description", description), SlotSet("ticket_category", categorise(text))]
 
 
 class ValidateOpenTicketForm(VerifiedContactForm):

@@ -293,6 +293,10 @@ def _nlu_quality(nlu: Optional[dict[str, Any]]) -> list[str]:
     if faq:
         lines += ["", "Right FAQ answer on the blind sets' FAQ questions (ours): "
                   + ", ".join(f"{lang} {right}/{total}" for lang, (right, total) in sorted(faq.items())) + "."]
+    tickets = (nlu.get("ours") or {}).get("problems_to_tickets_blind") or {}
+    if tickets:
+        lines += ["", "Problem statements in the blind sets that start the ticket flow (ours; target 95 %): "
+                  + ", ".join(f"{lang} {n}/{total}" for lang, (n, total) in sorted(tickets.items())) + "."]
     lines.append("")
     return lines
 
