@@ -1,7 +1,8 @@
 """Every customer-facing sentence the code says, in Spanish and English.
 
-The dialogue's own sentences are Rasa's responses in domain.yml; these are the few the core says
-without Rasa (a link code redeemed, a message without text, a technical problem, a person busy).
+The dialogue's own sentences are Rasa's responses in domain.yml; these are the few said without
+Rasa: by the core (a link code redeemed, a message without text, a technical problem, a person
+busy) and by the agents' desk (after hours, the satisfaction survey, back to the assistant).
 Labels that fill the dialogue's sentences (statuses, dates) are in actions/labels.py.
 """
 from __future__ import annotations
@@ -45,10 +46,34 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Recibí tu archivo, gracias. Lo guardé en tu conversación; cuéntame qué necesitas con él.",
         "I got your file, thanks. It's saved in your conversation; tell me what you need with it.",
     ),
+    # -- said by the agents' desk ---------------------------------------------------------------
+    "after_hours": (
+        "🌙 Nuestros asesores atienden {hours}. Abrí el ticket {ticket} con tu solicitud; un asesor te contactará a partir del {when}.",
+        "🌙 Our agents work {hours}. I opened ticket {ticket} with your request; an agent will get back to you from {when}.",
+    ),
+    "after_hours_no_ticket": (
+        "🌙 Nuestros asesores atienden {hours}. Dejamos registrada tu solicitud; un asesor te contactará a partir del {when}.",
+        "🌙 Our agents work {hours}. Your request is recorded; an agent will get back to you from {when}.",
+    ),
+    "csat_question": (
+        "✅ Tu conversación con el asesor terminó. ¿Cómo calificarías la atención? Responde con un número del "
+        "1 (mala) al 5 (excelente).",
+        "✅ Your conversation with the agent has ended. How would you rate the service? Reply with a number from "
+        "1 (poor) to 5 (excellent).",
+    ),
+    "csat_thanks": (
+        "¡Gracias por tu calificación! ⭐ Si necesitas algo más, aquí estoy.",
+        "Thank you for your rating! ⭐ If you need anything else, I'm here.",
+    ),
+    "returned": (
+        "🤖 Te regreso con el asistente virtual. ¿En qué más te puedo ayudar?",
+        "🤖 You're back with the virtual assistant. What else can I help you with?",
+    ),
 }
 
 
-def text(key: str, language: str | None) -> str:
+def text(key: str, language: str | None, **values: object) -> str:
     """The sentence `key` in English when the conversation is in English, else in Spanish."""
     spanish, english = TEXTS[key]
-    return english if language == "en" else spanish
+    chosen = english if language == "en" else spanish
+    return chosen.format(**values) if values else chosen

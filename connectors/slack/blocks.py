@@ -188,35 +188,3 @@ AGENT_TEXTS: dict[str, str] = {
 
 def agent_text(key: str, **values: Any) -> str:
     return AGENT_TEXTS[key].format(**values)
-
-
-# -- what customers read, in their language -------------------------------------------------------
-CUSTOMER_TEXTS: dict[str, tuple[str, str]] = {
-    "after_hours": (
-        "🌙 Nuestros asesores atienden {hours}. Abrí el ticket {ticket} con tu solicitud; un asesor te contactará a partir del {when}.",
-        "🌙 Our agents work {hours}. I opened ticket {ticket} with your request; an agent will get back to you from {when}.",
-    ),
-    "after_hours_no_ticket": (
-        "🌙 Nuestros asesores atienden {hours}. Dejamos registrada tu solicitud; un asesor te contactará a partir del {when}.",
-        "🌙 Our agents work {hours}. Your request is recorded; an agent will get back to you from {when}.",
-    ),
-    "csat_question": (
-        "✅ Tu conversación con el asesor terminó. ¿Cómo calificarías la atención? Responde con un número del "
-        "1 (mala) al 5 (excelente).",
-        "✅ Your conversation with the agent has ended. How would you rate the service? Reply with a number from "
-        "1 (poor) to 5 (excellent).",
-    ),
-    "csat_thanks": (
-        "¡Gracias por tu calificación! ⭐ Si necesitas algo más, aquí estoy.",
-        "Thank you for your rating! ⭐ If you need anything else, I'm here.",
-    ),
-    "returned": (
-        "🤖 Te regreso con el asistente virtual. ¿En qué más te puedo ayudar?",
-        "🤖 You're back with the virtual assistant. What else can I help you with?",
-    ),
-}
-
-
-def customer_text(key: str, language: Optional[str], **values: Any) -> str:
-    spanish, english = CUSTOMER_TEXTS[key]
-    return (english if language == "en" else spanish).format(**values)

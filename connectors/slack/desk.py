@@ -23,12 +23,12 @@ from bot.hub import Accepted, Hub
 from bot.messages import Outbound
 from bot.store import desk as store
 from bot.store.desk import Markers
+from bot.texts import text as customer_text
 from connectors.slack import business
 from connectors.slack.blocks import (
     Summary,
     agent_text,
     customer_line,
-    customer_text,
     escape,
     show_address,
     summary_blocks,
