@@ -2,8 +2,9 @@
 
 A content hash of data/, domain.yml, config.yml and our NLU components is kept next to the
 model; hashing takes milliseconds, while asking Rasa to decide means importing TensorFlow. The
-sentence encoder's pinned sha256 digests (bot/nlu/sentence_encoder.sha256) are part of it by
-name: a model is trained with one encoder, and another encoder's vectors would need another model.
+sentence encoder's pinned sha256 digests (bot/nlu/sentence_encoder.sha256) are part of it, as a
+file of bot/nlu: a model is trained with one encoder, and another encoder's vectors would need
+another model.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ MODEL_NAME = "unisono"
 MODEL_PATH = MODEL_DIR / f"{MODEL_NAME}.tar.gz"
 FINGERPRINT_PATH = MODEL_DIR / f"{MODEL_NAME}.fingerprint"
 INPUTS = ("data", "domain.yml", "config.yml", "bot/nlu")
-# Read as text, not imported: importing bot.nlu would import Rasa (seconds) to hash a few files.
+# Inside bot/nlu, so hashed with it (read as a file, not imported: importing bot.nlu imports Rasa).
 ENCODER_DIGESTS = "bot/nlu/sentence_encoder.sha256"
 
 
@@ -39,7 +40,6 @@ def fingerprint(root: Path = ROOT) -> str:
                 continue
             digest.update(str(file.relative_to(root)).encode())
             digest.update(file.read_bytes())
-    digest.update(b"sentence encoder:" + (root / ENCODER_DIGESTS).read_bytes())
     return digest.hexdigest()
 
 
