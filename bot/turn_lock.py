@@ -67,6 +67,7 @@ class Lease:
     owner: str
     expires_at: float = field(default=math.inf, repr=False, compare=False)  # time.monotonic()
     _lost: bool = field(default=False, init=False, repr=False, compare=False)
+    ended: bool = field(default=False, init=False, repr=False, compare=False)  # its hold() block is over
 
     @property
     def lost(self) -> bool:
@@ -93,8 +94,19 @@ class TurnLocks(Protocol):
         ...
 
 
-# The lease the running task holds, so the tracker store and Rasa's lock store see it.
+# The lease of the hold() block the running code is in, so the tracker store and Rasa's lock store
+# see it. Tasks created inside the block inherit it (asyncio copies the context): work a turn
+# awaits (wait_for, gather) is part of the turn. A task that outlives the block keeps a copy whose
+# lease is `ended`: held_lease() ignores it.
 current_lease: contextvars.ContextVar[Optional[Lease]] = contextvars.ContextVar("current_lease", default=None)
+
+
+def held_lease(conversation_id: str) -> Optional[Lease]:
+    """The lease this code runs under if it is for `conversation_id` and its block still runs."""
+    lease = current_lease.get()
+    if lease is None or lease.ended or lease.conversation_id != conversation_id:
+        return None
+    return lease
 
 
 @contextmanager
@@ -103,6 +115,7 @@ def _current(lease: Lease) -> Iterator[None]:
     try:
         yield
     finally:
+        lease.ended = True
         current_lease.reset(reset)
 
 

@@ -40,6 +40,7 @@ class SplitStack:
         self.endpoints.write_text(
             f"action_endpoint:\n  url: http://127.0.0.1:{self.action_port}/webhook\n"
             "tracker_store:\n  type: bot.tracker_store.UnisonoTrackerStore\n"
+            "lock_store:\n  type: bot.lock_store.UnisonoLockStore\n"
         )
         self.log_path = workdir / f"{name}.log"
         self.actions: Optional[subprocess.Popen] = None
