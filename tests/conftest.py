@@ -133,6 +133,7 @@ def start_server(database_url: str, extra_env: dict[str, str] | None = None, nam
     endpoints.write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
         "tracker_store:\n  type: bot.tracker_store.UnisonoTrackerStore\n"
+        "lock_store:\n  type: bot.lock_store.UnisonoLockStore\n"
     )
     log_path = _SESSION_DIR / f"{name}.log"
     log = open(log_path, "ab")
