@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import defaultdict
 from pathlib import Path
 from typing import Any, Optional
 
@@ -24,6 +23,7 @@ from sanic.response import HTTPResponse
 
 from bot import conversations, db, tokens
 from bot.hub import Hub
+from bot.live import LocalBus, live_bus_from_env
 from bot.messages import Inbound, Outbound
 from bot.store import addresses
 from connectors.base import Channel, json_error
@@ -37,30 +37,6 @@ MAX_TEXT = 4096
 SESSION_SECRET = "WEBCHAT_SECRET"
 IDENTITY_SECRET = "WEBCHAT_IDENTITY_SECRET"
 HEARTBEAT_SECONDS = 15.0
-
-
-class LiveFeed:
-    """Fan-out of stored messages to the browsers watching a conversation."""
-
-    def __init__(self) -> None:
-        self._queues: defaultdict[str, set[asyncio.Queue]] = defaultdict(set)
-
-    def subscribe(self, conversation_id: str) -> asyncio.Queue:
-        queue: asyncio.Queue = asyncio.Queue(maxsize=1000)
-        self._queues[conversation_id].add(queue)
-        return queue
-
-    def unsubscribe(self, conversation_id: str, queue: asyncio.Queue) -> None:
-        self._queues[conversation_id].discard(queue)
-        if not self._queues[conversation_id]:
-            self._queues.pop(conversation_id, None)
-
-    def publish(self, conversation_id: str, message_id: int) -> None:
-        for queue in self._queues.get(conversation_id, ()):
-            try:
-                queue.put_nowait(message_id)
-            except asyncio.QueueFull:
-                logger.warning("a web chat viewer fell behind; it will catch up from history")
 
 
 class WebChatSender:
@@ -96,13 +72,22 @@ class WebChatInput(Channel[bool]):
 
     channel = CHANNEL
 
-    def __init__(self, hub: Optional[Hub] = None) -> None:
+    def __init__(self, hub: Optional[Hub] = None, bus: Optional[LocalBus] = None) -> None:
+        """`bus` given (tests) or the process's: Redis pub/sub across replicas when REDIS_URL is set."""
         super().__init__(hub, True)
-        self.feed = LiveFeed()
+        self.bus = bus or live_bus_from_env()
 
     def wire(self) -> None:
         self.hub.register_sender(WebChatSender())
-        self.hub.on_message_stored(self.feed.publish)
+        # Every stored public message, on whichever replica, wakes the streams watching it.
+        self.hub.on_message_stored(self.bus.publish)
+
+    async def started(self, app: Any) -> None:
+        await super().started(app)
+        await self.bus.start()
+
+    async def stopping(self, app: Any) -> None:
+        await self.bus.close()
 
     def routes(self, bp: Blueprint) -> None:
         self.route(bp, "/session", self.session)
@@ -200,29 +185,43 @@ class WebChatInput(Channel[bool]):
         return stream  # type: ignore[return-value]
 
     async def _stream(self, stream: Any, session_id: str, after: int) -> None:
-        """Sends stored messages after `after`, then each new one, with a heartbeat between."""
-        feed = self.feed
+        """Sends stored messages after `after`, then the new ones as the live bus wakes it.
+
+        The store is the source of truth and the bus only says when to read it: a stream resumed
+        on another replica (`after` / Last-Event-ID) misses nothing, and a wake-up lost (Redis
+        away) only delays a message until the next one or the heartbeat.
+        """
+        bus = self.bus
         pending = f"pending:{session_id}"
         conversation_id = await db.call(_conversation_of, session_id)
-        queue = feed.subscribe(conversation_id or pending)
+        queue = bus.subscribe(conversation_id or pending)
         try:
             await stream.send(": connected\n\n")
             while True:
                 if conversation_id is None:
                     conversation_id = await db.call(_conversation_of, session_id)
                     if conversation_id is not None:  # the first message: follow its conversation
-                        feed.unsubscribe(pending, queue)
-                        queue = feed.subscribe(conversation_id)
+                        bus.unsubscribe(pending, queue)
+                        queue = bus.subscribe(conversation_id)
                 if conversation_id is not None:
                     for message in await db.call(conversations.history, conversation_id, after_id=after):
                         after = message["id"]
                         await stream.send(f"id: {after}\nevent: message\ndata: {json.dumps(message)}\n\n")
-                try:
-                    await asyncio.wait_for(queue.get(), timeout=1.0 if conversation_id is None else HEARTBEAT_SECONDS)
-                except asyncio.TimeoutError:
+                if not await _woken(queue, 1.0 if conversation_id is None else HEARTBEAT_SECONDS):
                     await stream.send(": ping\n\n")
         finally:
-            feed.unsubscribe(conversation_id or pending, queue)
+            bus.unsubscribe(conversation_id or pending, queue)
+
+
+async def _woken(queue: asyncio.Queue, timeout: float) -> bool:
+    """Waits for a wake-up and takes the ones queued behind it (one store read serves them all)."""
+    try:
+        await asyncio.wait_for(queue.get(), timeout=timeout)
+    except asyncio.TimeoutError:
+        return False
+    while not queue.empty():
+        queue.get_nowait()
+    return True
 
 
 def _static(path: Path, mime: str) -> Any:
