@@ -9,7 +9,8 @@ REDIS_URL or with Redis unreachable it refuses before starting anything. SIGTERM
 the balancer, then the replicas (SIGTERM, a grace period, then SIGKILL), then the action server.
 
 `Cluster` is also what tests (and the load scenario) start: own ports, own env, logs per child in
-`workdir`. docs/deployment.md describes the topology and how it maps onto Kubernetes.
+`workdir` (`make cluster`: CLUSTER_DIR, default var/cluster/, for haproxy.cfg and endpoints.yml;
+its children log to the terminal). docs/deployment.md describes the topology and how it maps onto Kubernetes.
 """
 from __future__ import annotations
 
@@ -95,7 +96,8 @@ def requirements_problem(env: Mapping[str, str]) -> Optional[str]:
                 "DATABASE_URL=postgresql://user:password@127.0.0.1:5432/unisono")
     redis_url = (env.get("REDIS_URL") or "").strip()
     if not redis_url:
-        return "make cluster needs REDIS_URL (replicas share locks and live updates); e.g. REDIS_URL=redis://127.0.0.1:6379/0"
+        return ("make cluster needs REDIS_URL (replicas share locks and live updates); "
+                "e.g. REDIS_URL=redis://127.0.0.1:6379/0")
     import redis
 
     try:
@@ -162,7 +164,8 @@ backend replicas
 def haproxy_binary() -> str:
     path = shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy",) if os.path.exists(p)), None)
     if path is None:
-        raise ClusterError("HAProxy is not installed: `make haproxy` installs Debian's (apt-get install haproxy)")
+        raise ClusterError("HAProxy is not installed: `make haproxy` installs Debian's "
+                           "(apt-get install haproxy)")
     return path
 
 
@@ -237,15 +240,18 @@ class Cluster:
     def _children(self) -> list[Child]:
         endpoints = self._endpoints()
         balancer_config = self.workdir / "haproxy.cfg"
-        balancer_config.write_text(haproxy_config(self.port, [self.replica_port(i) for i in range(self.replicas)]))
+        replica_ports = [self.replica_port(i) for i in range(self.replicas)]
+        balancer_config.write_text(haproxy_config(self.port, replica_ports))
         self._validate(balancer_config)
-        children = [Child("actions", runner.action_server_command(self.action_port), {**self.env, "REPLICA_NAME": "actions"})]
+        children = [Child("actions", runner.action_server_command(self.action_port),
+                          {**self.env, "REPLICA_NAME": "actions"})]
         for i in range(self.replicas):
             command = runner.rasa_server_command(self.replica_port(i), endpoints=str(endpoints),
                                                  credentials=str(ROOT / "credentials.yml"))
             children.append(Child(f"replica-{i}", command + ["--interface", "127.0.0.1"],
                                   {**self.env, "REPLICA_NAME": f"replica-{i}"}))
-        children.append(Child("balancer", [haproxy_binary(), "-db", "-f", str(balancer_config)], dict(self.env)))
+        balancer = [haproxy_binary(), "-db", "-f", str(balancer_config)]
+        children.append(Child("balancer", balancer, dict(self.env)))
         for child in children:
             child.log_path = self.log_path(child.name) if self.logs_in_workdir else None
         return children
@@ -253,14 +259,17 @@ class Cluster:
     def _endpoints(self) -> Path:
         """endpoints.yml with this cluster's action server port."""
         path = self.workdir / "endpoints.yml"
-        path.write_text((ROOT / "endpoints.yml").read_text().replace("localhost:5055", f"127.0.0.1:{self.action_port}"))
+        text = (ROOT / "endpoints.yml").read_text()
+        path.write_text(text.replace("localhost:5055", f"127.0.0.1:{self.action_port}"))
         return path
 
     @staticmethod
     def _validate(balancer_config: Path) -> None:
-        done = subprocess.run([haproxy_binary(), "-c", "-q", "-f", str(balancer_config)], capture_output=True, text=True)
+        command = [haproxy_binary(), "-c", "-q", "-f", str(balancer_config)]
+        done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
-            raise ClusterError(f"HAProxy refuses {balancer_config}: {done.stderr.strip() or done.stdout.strip()}")
+            why = done.stderr.strip() or done.stdout.strip()
+            raise ClusterError(f"HAProxy refuses {balancer_config}: {why}")
 
     def start(self) -> "Cluster":
         """Checks, migrates the database once, then starts every child and the supervisor."""
@@ -406,10 +415,12 @@ def _run(cluster: Cluster) -> int:
         cluster.start()
         print(f"\nunisono cluster: {cluster.replicas} replicas behind HAProxy on {cluster.url} "
               f"(database: {runner._redacted(cluster.env['DATABASE_URL'])}).\n"
-              f"  Replicas:       127.0.0.1:{cluster.base_port}..{cluster.replica_port(cluster.replicas - 1)}\n"
+              f"  Replicas:       127.0.0.1:{cluster.base_port}.."
+              f"{cluster.replica_port(cluster.replicas - 1)}\n"
               f"  Action server:  127.0.0.1:{cluster.action_port}\n"
               f"  Health:         {cluster.url}/health\n"
-              f"Stop with Ctrl-C.\n", flush=True)
+              f"Each replica answers once its model is loaded (about a minute). Stop with Ctrl-C.\n",
+              flush=True)
         while not stop.wait(0.5):
             pass
     except ClusterError as error:

@@ -59,7 +59,8 @@ async def redis_status(url: Optional[str] = None) -> str:
         return "off"
     import redis.asyncio as aioredis
 
-    client = aioredis.from_url(url, socket_connect_timeout=CHECK_TIMEOUT_SECONDS, socket_timeout=CHECK_TIMEOUT_SECONDS)
+    client = aioredis.from_url(url, socket_connect_timeout=CHECK_TIMEOUT_SECONDS,
+                               socket_timeout=CHECK_TIMEOUT_SECONDS)
     try:
         await asyncio.wait_for(client.ping(), CHECK_TIMEOUT_SECONDS)
         return "ok"
