@@ -8,7 +8,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test fuzz setup train shell browser bench bench-smoke telegram-webhook clean
+.PHONY: run cluster cluster-check haproxy test fuzz setup train shell browser bench bench-smoke telegram-webhook clean
 
 $(STAMP): requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
@@ -33,6 +33,14 @@ train: setup
 run: train
 	$(PY) -m ops run
 
+# REPLICAS replicas (default 2) behind HAProxy on PORT (default 5005), supervised; needs DATABASE_URL
+# on PostgreSQL and REDIS_URL (checked first, before training). See docs/deployment.md.
+cluster: cluster-check haproxy train
+	$(PY) -m ops cluster
+
+cluster-check: $(STAMP)
+	$(PY) -m ops cluster --check
+
 shell: train
 	$(PY) -m ops shell
 
@@ -43,7 +51,14 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
 	  else sudo apt-get install -y -q chromium >/dev/null; fi; }
 
-test: train browser $(BENCH_STAMP)
+# Debian's HAProxy is the load balancer of `make cluster` and of its tests.
+haproxy:
+	@command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || { \
+	  echo "installing Debian's haproxy for make cluster"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q haproxy >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q haproxy >/dev/null; }; \
+	  else sudo apt-get install -y -q haproxy >/dev/null; fi; }
+
+test: train browser haproxy $(BENCH_STAMP)
 	$(PY) -m pytest
 
 # Property tests exploring freely: ten runs with fresh random examples (`make test` runs them

@@ -1,4 +1,4 @@
-"""Command line: `python -m ops {setup,train,run,shell,contacts export|erase}`.
+"""Command line: `python -m ops {setup,train,run,cluster,shell,contacts export|erase}`.
 
 `python -m bot ...` is the same command under its old name (bot/__main__.py delegates here).
 """
@@ -41,6 +41,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ops import runner
 
     return runner.run()
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from ops import cluster
+
+    return cluster.main(check_only=args.check)
 
 
 def cmd_shell(args: argparse.Namespace) -> int:
@@ -91,6 +97,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m ops") -> int:
     train.set_defaults(func=cmd_train)
     sub.add_parser("run", help="start the action server and the Rasa server").set_defaults(func=cmd_run)
     sub.add_parser("shell", help="chat in the terminal").set_defaults(func=cmd_shell)
+    cluster = sub.add_parser("cluster", help="REPLICAS replicas behind HAProxy on PORT (PostgreSQL and Redis)")
+    cluster.add_argument("--check", action="store_true", help="only check the environment (exit 2 if unfit)")
+    cluster.set_defaults(func=cmd_cluster)
     contacts = sub.add_parser("contacts", help="a person's data: export it as JSON, or erase it")
     contacts.add_argument("action", choices=["export", "erase"])
     contacts.add_argument("contact", help="contact id, verified phone or email, or channel address")

@@ -6,13 +6,19 @@ printed some twenty of them at start (distutils, pkg_resources, pyparsing, SQLAl
 notices, click): nothing an operator can act on, and enough to bury the lines that matter.
 Filters set here would be overridden by theirs, so the deprecation categories are dropped where
 warnings are shown. Every other warning (Rasa's UserWarnings about the configuration) still shows.
+
+With several replicas writing to one terminal or one log collector, a line is only useful if it
+says which replica wrote it: every log record of these processes starts with `[REPLICA_NAME]`.
 """
 from __future__ import annotations
 
+import logging
+import os
 import runpy
+import socket
 import sys
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 from bot import log_privacy
 
@@ -24,11 +30,46 @@ def _show_unless_deprecation(message: Any, category: type[Warning], *args: Any, 
         _show(message, category, *args, **kwargs)
 
 
+def replica_name() -> str:
+    """This process's name in logs and /health: REPLICA_NAME, default hostname-pid."""
+    from bot import config
+
+    named = getattr(config, "replica_name", None)  # the core's own, once it has one (issue 17)
+    if callable(named):
+        return str(named())
+    return os.environ.get("REPLICA_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+
+
+def tag_replica(name: str | None = None) -> None:
+    """Prefixes every log record's message with `[name]`, whatever handler or format shows it.
+
+    Chains the current record factory (log_privacy's mask stays in front of every handler) and
+    keeps its marks, so installing the mask again does not wrap twice. Calling it twice: once.
+    """
+    current = logging.getLogRecordFactory()
+    if getattr(current, "_unisono_replica", False):
+        return
+    tag = f"[{name or replica_name()}] "
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = current(*args, **kwargs)
+        prefix = tag.replace("%", "%%") if record.args else tag  # the message is a format string
+        record.msg = prefix + str(record.msg)
+        return record
+
+    marked: Callable[..., logging.LogRecord] = factory
+    if getattr(current, "_unisono_masks", False):  # log_privacy.install() must see it is in place
+        setattr(marked, "_unisono_masks", True)
+    setattr(marked, "_unisono_replica", True)
+    logging.setLogRecordFactory(marked)
+
+
 def main(argv: list[str]) -> None:
     if not argv:
         sys.exit("usage: python -m ops.quiet MODULE [ARGS...]")
     warnings.showwarning = _show_unless_deprecation
     log_privacy.install()  # both servers run through here: their logs carry no phones or e-mails
+    tag_replica()  # ... and say which replica wrote them
     sys.argv = argv  # what `python -m MODULE ARGS` would have given the module
     runpy.run_module(argv[0], run_name="__main__", alter_sys=True)
 

@@ -10,7 +10,7 @@ from bot import db
 from bot.config import ROOT
 from ops import migrate
 
-VERBS = ("setup", "train", "run", "shell", "contacts")
+VERBS = ("setup", "train", "run", "cluster", "shell", "contacts")
 
 
 @pytest.mark.parametrize("module", ["ops", "bot"])

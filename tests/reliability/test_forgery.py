@@ -77,7 +77,7 @@ ACTION_SERVER_VERIFIED = {  # rasa_sdk has no credentials: it is reachable from 
     ("GET", "/actions"): "test_forgery.py::test_the_action_server_listens_on_loopback_only",
 }
 PUBLIC = {  # read-only and harmless: health checks, the widget's files and demo page, Rasa's hello
-    ("GET", "/"), ("GET", "/version"), ("GET", "/webhooks/webchat"), ("GET", "/webhooks/webchat/widget.js"),
+    ("GET", "/"), ("GET", "/health"), ("GET", "/version"), ("GET", "/webhooks/webchat"), ("GET", "/webhooks/webchat/widget.js"),
     ("GET", "/webhooks/webchat/widget.css"), ("GET", "/webhooks/webchat/demo"), ("GET", "/webhooks/whatsapp"),
     ("GET", "/webhooks/telegram"), ("GET", "/webhooks/slack"),
 }
