@@ -40,3 +40,11 @@ def database_url() -> str:
 def reload() -> None:
     """Forget the cached `.env` (tests change it)."""
     _dotenv.cache_clear()
+
+
+def replica_name() -> str:
+    """This process's name among the replicas (REPLICA_NAME; default host and pid): it owns the
+    work it claims, and its log lines carry it."""
+    import socket
+
+    return get("REPLICA_NAME") or f"{socket.gethostname()}-{os.getpid()}"

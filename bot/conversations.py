@@ -8,18 +8,24 @@ transaction's fixed cost (session, BEGIN, COMMIT, ORM bookkeeping) dominated the
 """
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot import jobs
 from bot.db import session_scope, utcnow
 from bot.messages import Button, Inbound, Outbound
 from bot.store.models import ChannelIdentity, Contact, Conversation, Message
 from bot.store.normalize import canonical_phone, normalize_email
+from bot.turn_lock import LeaseLost
+
+INBOUND_JOB = "inbound"  # the job of processing one stored inbound message (ref: its id)
+DELIVER_JOB = "deliver"  # the job of sending one stored reply (ref: its id)
 
 
 class MergeConflict(Exception):
@@ -38,6 +44,8 @@ class Turn:
     language: Optional[str]
     buttons: tuple[Button, ...]  # the options of our latest message, if nobody spoke since
     offered: frozenset[str]  # payloads of our recent buttons (only read when asked for)
+    message_status: Optional[str] = "received"  # of the turn's message: "answered" by a turn elsewhere
+    earlier: tuple[tuple[int, str, str, Optional[str]], ...] = ()  # see waiting_before
 
 
 @dataclass(frozen=True)
@@ -68,7 +76,7 @@ def _seen(session: Session, channel: str, provider_message_id: str) -> bool:
     ).first() is not None
 
 
-def accept(inbound: Inbound, text: str) -> Optional[tuple[Party, int]]:
+def accept(inbound: Inbound, text: str, owner: Optional[str] = None) -> Optional[tuple[Party, int]]:
     """Dedupe, resolve and store in one transaction; None for a provider's retry.
 
     When this returns, the message is committed: nothing acts on a message before that.
@@ -84,6 +92,8 @@ def accept(inbound: Inbound, text: str) -> Optional[tuple[Party, int]]:
                 message = _inbound_message(party, inbound, text)
                 session.add(message)
                 session.flush()
+                # Its processing is durable work, claimed from birth by the replica that stored it.
+                jobs.add(session, INBOUND_JOB, str(message.id), owner=owner)
                 return party, message.id
         except IntegrityError:
             # A provider's retry or two first messages of one person raced with this one.
@@ -279,10 +289,14 @@ def store_outbound(
 
 
 def add_outbound(
-    session: Session, conversation_id: str, channel: str, outbound: Outbound, author: str = "bot", private: bool = False
+    session: Session, conversation_id: str, channel: str, outbound: Outbound, author: str = "bot", private: bool = False,
+    reply_to: Optional[int] = None, owner: Optional[str] = None,
 ) -> int:
-    """store_outbound inside the caller's transaction (the outbox adds the address lookup to it)."""
+    """store_outbound inside the caller's transaction (the outbox adds the address lookup to it).
+
+    A public reply comes with its delivery job (claimed by `owner` from birth, when given)."""
     message = Message(
+        reply_to=reply_to,
         conversation_id=conversation_id,
         direction="out",
         author=author,
@@ -293,13 +307,14 @@ def add_outbound(
         delivery_status="sent" if private else "pending",
     )
     session.add(message)
+    session.flush()
     if not private:
         session.execute(
             update(Conversation)
             .where(Conversation.id == conversation_id, Conversation.first_response_at.is_(None))
             .values(first_response_at=utcnow())
         )
-    session.flush()
+        jobs.add(session, DELIVER_JOB, str(message.id), owner=owner)
     return message.id
 
 
@@ -309,20 +324,49 @@ def mark_processed(message_id: int) -> None:
 
 
 def _mark_processed(session: Session, message_id: int) -> None:
+    """The message is answered: marked so, and its job is done, in the caller's transaction."""
     session.execute(
         update(Message)
         .where(Message.id == message_id, Message.delivery_status == "received")
-        .values(delivery_status="processed")
+        .values(delivery_status="processed", turn_ended_at=utcnow())
     )
+    jobs.settle(session, INBOUND_JOB, str(message_id))
 
 
-def begin_turn(conversation_id: str, before: int, detected: Optional[str], with_offered: bool) -> Turn:
-    """The conversation's state before message `before` is routed; records a detected language."""
+def fence(session: Session, conversation_id: str, token: Optional[int]) -> None:
+    """Raises LeaseLost unless `token` is the newest fencing token the conversation has seen.
+
+    Called in the transaction that writes a turn's results: a replica whose lock lease ran out
+    (paused, partitioned) and was taken over holds an older token, and its writes are refused.
+    """
+    if token is None:
+        return
+    raised = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, or_(Conversation.fence.is_(None), Conversation.fence <= token))
+        .values(fence=token)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not raised:
+        raise LeaseLost(f"conversation {conversation_id}: a newer turn holds it")
+
+
+def begin_turn(conversation_id: str, before: int, detected: Optional[str], with_offered: bool,
+               token: Optional[int] = None, replica: Optional[str] = None) -> Turn:
+    """The conversation's state before message `before` is routed; records a detected language,
+    the turn's fencing token, and when and where the turn began."""
     with session_scope() as session:
+        fence(session, conversation_id, token)
+        waiting = session.execute(
+            update(Message).where(Message.id == before, Message.delivery_status == "received")
+            .values(turn_started_at=utcnow(), processed_by=replica).execution_options(synchronize_session=False)
+        ).rowcount
         conversation = session.get(Conversation, conversation_id)
         if conversation is None:
-            return Turn(None, None, (), frozenset())
-        if detected in ("es", "en") and conversation.language != detected:
+            return Turn(None, None, (), frozenset(), None)
+        message_status = "received" if waiting else "answered"
+        earlier = tuple(_waiting_before(session, conversation_id, before)) if waiting else ()
+        if detected in ("es", "en") and conversation.language != detected and not earlier:
             conversation.language = detected
             session.execute(update(Contact).where(Contact.id == conversation.contact_id).values(language=detected))
         return Turn(
@@ -330,14 +374,21 @@ def begin_turn(conversation_id: str, before: int, detected: Optional[str], with_
             conversation.language,
             _last_buttons(session, conversation_id, before),
             frozenset(_offered_payloads(session, conversation_id, before)) if with_offered else frozenset(),
+            message_status,
+            earlier,
         )
 
 
-def finish_turn(conversation_id: str, message_id: int, processed: bool) -> Optional[str]:
-    """Marks the message processed (unless it is to be tried again) and returns the status now."""
+def finish_turn(conversation_id: str, message_id: int, processed: bool, retry_in: float = 30.0) -> Optional[str]:
+    """Marks the message processed (or attempted, to be tried again in `retry_in` seconds by any
+    replica) and returns the status now."""
     with session_scope() as session:
         if processed:
             _mark_processed(session, message_id)
+        else:
+            session.execute(update(Message).where(Message.id == message_id)
+                            .values(error="dialogue failed", turn_ended_at=utcnow()))
+            jobs.settle(session, INBOUND_JOB, str(message_id), utcnow() + dt.timedelta(seconds=retry_in))
         return session.execute(
             select(Conversation.status).where(Conversation.id == conversation_id)
         ).scalar_one_or_none()
@@ -432,32 +483,53 @@ def message_json(message: Message) -> dict[str, Any]:
     return data
 
 
-def unprocessed(older_than_seconds: float, limit: int = 50) -> list[tuple[int, str, str, Optional[str], Optional[str], int]]:
-    """Inbound messages stored but never processed (a crash, a failing dialogue), oldest first:
-    (message id, conversation id, channel, text, button payload, attempts)."""
-    import datetime as dt
+def _waiting_before(session: Session, conversation_id: str, before: int,
+                    limit: int = 20) -> list[tuple[int, str, str, Optional[str]]]:
+    """Inbound messages of the conversation stored before `before` and never attempted, oldest
+    first: (id, channel, text, button payload). A turn processes them first, so that a
+    conversation's messages are answered in the order they were stored whichever replica got them."""
+    rows = session.execute(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.direction == "in", Message.id < before,
+               Message.delivery_status == "received", Message.attempts == 0, Message.error.is_(None))
+        .order_by(Message.id)
+        .limit(limit)
+    ).scalars().all()
+    return [(m.id, m.channel, m.text or "", (m.payload or {}).get("button_payload")) for m in rows]
 
-    cutoff = utcnow() - dt.timedelta(seconds=older_than_seconds)
+
+def inbound_state(message_id: int) -> Optional[tuple[str, str, str, Optional[str], Optional[str], int]]:
+    """(conversation id, channel, delivery status, text, button payload, attempts) of an inbound
+    message; None when it is gone (erased)."""
     with session_scope() as session:
-        rows = session.execute(
-            select(Message)
-            .where(Message.direction == "in", Message.delivery_status == "received", Message.created_at < cutoff)
-            .order_by(Message.id)
-            .limit(limit)
-        ).scalars().all()
-        return [
-            (m.id, m.conversation_id, m.channel, m.text, (m.payload or {}).get("button_payload"), m.attempts)
-            for m in rows
-        ]
+        m = session.get(Message, message_id)
+        if m is None or m.direction != "in":
+            return None
+        return m.conversation_id, m.channel, m.delivery_status, m.text, (m.payload or {}).get("button_payload"), m.attempts
 
 
-def count_attempt(message_id: int, failed: bool = False) -> None:
+def replies_to(message_id: int) -> list[int]:
+    """Ids of the replies stored for an inbound message (by whichever replica ran its turn)."""
     with session_scope() as session:
-        message = session.get(Message, message_id)
-        if message is not None:
-            message.attempts += 1
-            if failed:
-                message.delivery_status = "failed"
+        return list(session.execute(
+            select(Message.id).where(Message.reply_to == message_id).order_by(Message.id)
+        ).scalars())
+
+
+def count_attempt(message_id: int) -> None:
+    """One more try at a message whose turn failed before."""
+    with session_scope() as session:
+        session.execute(update(Message).where(Message.id == message_id).values(attempts=Message.attempts + 1))
+
+
+def give_up(message_id: int) -> None:
+    """A message that kept failing: marked failed (a person takes the conversation), its job done."""
+    with session_scope() as session:
+        session.execute(
+            update(Message).where(Message.id == message_id)
+            .values(attempts=Message.attempts + 1, delivery_status="failed")
+        )
+        jobs.settle(session, INBOUND_JOB, str(message_id))
 
 
 def party_of(conversation_id: str, channel: str) -> Optional[tuple[Party, str]]:

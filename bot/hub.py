@@ -8,28 +8,30 @@ then sent through the channel the customer last wrote from, by the durable outbo
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import datetime as dt
 import logging
 import re
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Optional, Protocol
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot import conversations, db, handoff, language, linking, rasa_tuning
-from bot.conversations import Party
+from bot import conversations, db, handoff, jobs, language, linking, rasa_tuning
+from bot.conversations import INBOUND_JOB, Party
 from bot.folding import fold
 from bot.messages import Button, Inbound, Outbound
 from bot.outbox import Outbox, Sender
 from bot.texts import text as say
+from bot.turn_lock import LeaseLost, TurnLocks, get_turn_locks
 
 logger = logging.getLogger(__name__)
 
 rasa_tuning.install()  # every server that runs our channels runs through the hub
 
 MAX_TEXT = 4000  # longer messages are cut here before NLU; the full text is stored
-RECOVER_AFTER_SECONDS = 30.0  # an inbound message still unprocessed this long after arriving is retried
-RECOVERY_INTERVAL_SECONDS = 10.0  # how often the recovery loop looks for such messages
+RECOVER_AFTER_SECONDS = 30.0  # a message whose turn failed is tried again this long after
+RECOVERY_INTERVAL_SECONDS = 10.0  # at most this long between looks for due work
 MAX_PROCESS_ATTEMPTS = 3  # then the conversation goes to a person
 # Payloads a connector sets itself, not a client: Telegram's Start button and a shared contact.
 CONNECTOR_PAYLOADS = frozenset({"/greet"})
@@ -56,6 +58,7 @@ class Accepted:
     message_id: int
     text: str
     attempt: int = 0  # > 0 when a message that failed before is processed again
+    job_id: Optional[int] = None  # its processing job, claimed by this replica
 
 
 @dataclass
@@ -110,27 +113,30 @@ def _offered_payload(accepted: Accepted, party: Party, turn: conversations.Turn)
     return payload
 
 
+# The turn this task runs: (inbound message id, fencing token). Replies stored meanwhile answer
+# that message, and are refused once a newer turn holds the conversation.
+_current_turn: contextvars.ContextVar[Optional[tuple[int, int]]] = contextvars.ContextVar("turn", default=None)
+
+
 class Hub:
     def __init__(self, recover_after: float = RECOVER_AFTER_SECONDS,
-                 recovery_interval: float = RECOVERY_INTERVAL_SECONDS) -> None:
-        """`recover_after` and `recovery_interval` pace the recovery loop (tests shorten them)."""
+                 recovery_interval: float = RECOVERY_INTERVAL_SECONDS, locks: Optional[TurnLocks] = None) -> None:
+        """`recover_after` and `recovery_interval` pace retries and the look for due work (tests
+        shorten them); `locks` serialise a conversation's turns (default: this process's, on
+        Redis when REDIS_URL is set)."""
         self.recover_after = recover_after
         self.recovery_interval = recovery_interval
         self.rasa: Optional[RasaHandler] = None
         self.senders: dict[str, Sender] = {}
         self.desk: Optional[Desk] = None
-        self.outbox = Outbox(self.senders)
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.locks = locks or get_turn_locks()
+        self.jobs = jobs.Scheduler(interval=min(jobs.POLL_SECONDS, recovery_interval))
+        self.jobs.handle(INBOUND_JOB, self._recover_job)
+        self.outbox = Outbox(self.senders, self.jobs)
         self._listeners: list[Callable[[str, int], None]] = []
         self._background: set[asyncio.Task] = set()
+        self._turns: set[asyncio.Task] = set()  # processing now: a stopping replica lets them finish
         self._interceptors: list[Interceptor] = []
-        self._recovery: Optional[asyncio.Task] = None
-        # Ids of messages being processed or queued for their conversation's lock. Reliability fix
-        # (tests/reliability/test_faults.py): recover() skips them; it used to process a message a
-        # second time when its turn waited more than 30 s (a slow action server, a backlog), and to
-        # escalate it to a person on the third pass.
-        self._working: set[int] = set()
-        self._waiting: Counter[str] = Counter()  # per conversation: turns holding or awaiting its lock
 
     # -- wiring ---------------------------------------------------------------------------------
     def attach_rasa(self, handler: RasaHandler) -> None:
@@ -165,7 +171,7 @@ class Hub:
         message is never acknowledged before it is safely stored.
         """
         text = storable(inbound.text or "").strip()
-        stored = await db.call(conversations.accept, inbound, text)
+        stored = await db.call(conversations.accept, inbound, text, self.jobs.owner)
         if stored is None:
             return None
         party, message_id = stored
@@ -173,23 +179,34 @@ class Hub:
         return Accepted(inbound, party, message_id, text)
 
     async def process(self, accepted: Accepted) -> Receipt:
-        """Routes a stored message and sends the replies, one message at a time per conversation."""
+        """Routes a stored message and sends the replies: one turn at a time per conversation,
+        across replicas, in the order the conversation's messages were stored."""
         conversation_id = accepted.party.conversation_id
-        self._working.add(accepted.message_id)
-        self._waiting[conversation_id] += 1
+        task = asyncio.current_task()
+        self._turns.add(task)
+        self.jobs.hold(accepted.job_id)
         try:
-            async with self._locks[conversation_id]:
-                receipt = await self._process_locked(accepted)
-            if not receipt.retry and not receipt.finished:
-                await db.call(conversations.mark_processed, accepted.message_id)
+            async with self.locks.hold(conversation_id) as lease:
+                return await self._run_turn(accepted, lease.token)
+        except LeaseLost:
+            # Another replica took the conversation over (this one stalled past its lease): what it
+            # did not store is redone by the message's job once the lease on it runs out.
+            logger.warning("message %s of %s: lost the conversation's lease; left to its job",
+                           accepted.message_id, conversation_id)
+            return Receipt(conversation_id=conversation_id, message_id=accepted.message_id, retry=True)
         finally:
-            self._working.discard(accepted.message_id)
-            # The lock goes when nobody holds or awaits it (it used to be kept forever: the check
-            # ran while the lock was still held). Reliability review, see docs/reliability.md.
-            self._waiting[conversation_id] -= 1
-            if self._waiting[conversation_id] <= 0:
-                del self._waiting[conversation_id]
-                self._locks.pop(conversation_id, None)
+            self.jobs.let_go(accepted.job_id)
+            self._turns.discard(task)
+
+    async def _run_turn(self, accepted: Accepted, token: int) -> Receipt:
+        """One message's turn under the conversation's lock, settled in the store afterwards."""
+        marker = _current_turn.set((accepted.message_id, token))
+        try:
+            receipt = await self._process_locked(accepted, token)
+        finally:
+            _current_turn.reset(marker)
+        if not receipt.retry and not receipt.finished:
+            await db.call(conversations.mark_processed, accepted.message_id)
         return receipt
 
     async def receive(self, inbound: Inbound) -> Receipt:
@@ -207,11 +224,19 @@ class Hub:
         task.add_done_callback(_log_failure)
         return task
 
-    async def _process_locked(self, accepted: Accepted) -> Receipt:
+    async def _process_locked(self, accepted: Accepted, token: int) -> Receipt:
         """One turn, in order: a link code, the interceptors, a person's conversation, a message
         without words, and otherwise the dialogue."""
-        turn, party, code, detected = await self._begin_turn(accepted)
+        turn, party, code, detected = await self._begin_turn(accepted, token)
+        if turn.earlier:  # stored before this one, on another replica, and not answered yet
+            for earlier in turn.earlier:
+                await self._earlier_turn(accepted.party, earlier, token)
+            turn, party, code, detected = await self._begin_turn(accepted, token)
         receipt = Receipt(conversation_id=party.conversation_id, message_id=accepted.message_id)
+        if turn.message_status != "received":  # answered by a turn that ran elsewhere
+            receipt.finished = True
+            receipt.replies = await db.call(conversations.replies_to, accepted.message_id)
+            return receipt
         lang = detected or party.language
         if code:
             return await self._redeem(accepted.inbound, party, code, detected, receipt)
@@ -225,7 +250,17 @@ class Hub:
             return receipt
         return await self._dialogue(accepted, party, turn, payload, lang, receipt)
 
-    async def _begin_turn(self, accepted: Accepted) -> tuple[conversations.Turn, Party, Optional[str], Optional[str]]:
+    async def _earlier_turn(self, party: Party, earlier: tuple[int, str, str, Optional[str]], token: int) -> None:
+        """The turn of a message stored before the one at hand (whose own turn will find it answered)."""
+        message_id, channel, text, payload = earlier
+        found = await db.call(conversations.party_of, party.conversation_id, channel)
+        if found is None:
+            return
+        earlier_party, address = found
+        inbound = Inbound(channel=channel, address=address, text=text, payload=payload)
+        await self._run_turn(Accepted(inbound, earlier_party, message_id, text.strip()), token)
+
+    async def _begin_turn(self, accepted: Accepted, token: int) -> tuple[conversations.Turn, Party, Optional[str], Optional[str]]:
         """(turn, party, link code, detected language). The status may have changed while this
         message waited for the lock; one read gives it, the options we offered last, and records
         the language this message is in."""
@@ -234,7 +269,7 @@ class Hub:
         detected = language.detect(linking.without_code(text) if code else text)
         party = accepted.party
         turn = await db.call(conversations.begin_turn, party.conversation_id, accepted.message_id, detected,
-                             bool(accepted.inbound.payload))
+                             bool(accepted.inbound.payload), token, self.jobs.owner)
         if turn.status is not None:
             party = Party(party.contact_id, party.conversation_id, turn.status, turn.language or party.language,
                           party.identity_id)
@@ -288,7 +323,8 @@ class Hub:
         for outbound in replies:
             receipt.replies.append(await self._reply(party.conversation_id, inbound.channel, outbound))
         # An action may have asked for a person (action_request_human runs in the action server).
-        status = await db.call(conversations.finish_turn, party.conversation_id, message_id, processed=not receipt.retry)
+        status = await db.call(conversations.finish_turn, party.conversation_id, message_id,
+                               processed=not receipt.retry, retry_in=self.recover_after)
         receipt.finished = True
         if status == "waiting_agent" and self.desk is not None:
             await self.desk.escalated(party.conversation_id)
@@ -349,45 +385,48 @@ class Hub:
 
     # -- recovery -------------------------------------------------------------------------------
     async def recover(self, older_than: Optional[float] = None) -> int:
-        """Processes again what was stored but not processed (for `recover_after` seconds unless
-        `older_than` says otherwise); escalates what keeps failing. Returns how many it processed."""
-        done = 0
-        pending = conversations.unprocessed(self.recover_after if older_than is None else older_than)
-        for message_id, conversation_id, channel, text, payload, attempts in pending:
-            if message_id in self._working:  # slow, not lost: its turn is still running or waiting for the lock
-                logger.warning("recovery: message %s of %s is still being processed; left to its turn",
-                               message_id, conversation_id)
-                continue
-            found = conversations.party_of(conversation_id, channel)
-            if found is None or attempts + 1 >= MAX_PROCESS_ATTEMPTS:
-                conversations.count_attempt(message_id, failed=True)
-                if handoff.request(conversation_id, reason="processing_failed", channel=channel) and self.desk:
-                    await self.desk.escalated(conversation_id)
-                continue
-            party, address = found
-            conversations.count_attempt(message_id)
-            inbound = Inbound(channel=channel, address=address, text=text or "", payload=payload)
-            await self.process(Accepted(inbound, party, message_id, (text or "").strip(), attempt=attempts + 1))
-            done += 1
-        return done
+        """Processes what is due again now: turns that failed (`recover_after` seconds after the
+        failure, unless `older_than` says otherwise) and messages whose replica died mid-turn
+        (once its claim's lease ran out). Returns how many it took."""
+        due_by = None
+        if older_than is not None:
+            due_by = db.utcnow() + dt.timedelta(seconds=max(0.0, self.recover_after - older_than))
+        return await self.jobs.run_due([INBOUND_JOB], due_by)
 
-    async def _recover_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.recovery_interval)
-            try:
-                await self.recover()
-            except Exception:  # noqa: BLE001 - recovery must outlive a bad moment of the database
-                logger.exception("recovery pass failed")
+    async def _recover_job(self, job: jobs.Job) -> None:
+        """A message's turn again, or a person for a message that keeps failing."""
+        message_id = int(job.ref or 0)
+        state = await db.call(conversations.inbound_state, message_id)
+        if state is None or state[2] != "received":
+            await db.call(conversations.mark_processed, message_id)  # answered meanwhile: settles the job
+            return
+        conversation_id, channel, _status, text, payload, attempts = state
+        found = await db.call(conversations.party_of, conversation_id, channel)
+        if found is None or attempts + 1 >= MAX_PROCESS_ATTEMPTS:
+            await db.call(conversations.give_up, message_id)
+            if await db.call(handoff.request, conversation_id, reason="processing_failed", channel=channel) and self.desk:
+                await self.desk.escalated(conversation_id)
+            return
+        party, address = found
+        await db.call(conversations.count_attempt, message_id)
+        inbound = Inbound(channel=channel, address=address, text=text or "", payload=payload)
+        await self.process(Accepted(inbound, party, message_id, (text or "").strip(), attempt=attempts + 1,
+                                    job_id=job.id))
 
     def start(self) -> None:
-        """Starts the outbox and the recovery loops on the running event loop (idempotent)."""
-        self.outbox.start()
-        if self._recovery is None or self._recovery.done():
-            self._recovery = asyncio.get_running_loop().create_task(self._recover_forever())
+        """Starts claiming due work (retries, sends, timers) on the running event loop (idempotent)."""
+        self.jobs.start()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """A replica stopping: takes no more work, lets running turns finish for up to `grace`
+        seconds, and gives back what it still holds (another replica takes it at once)."""
+        await self.jobs.stop(grace, running=set(self._turns) | set(self._background))
 
     # -- outbound -------------------------------------------------------------------------------
     async def _reply(self, conversation_id: str, channel: str, outbound: Outbound, author: str = "bot") -> int:
-        pending = await db.call(self.outbox.enqueue, conversation_id, channel, outbound, author=author)
+        reply_to, token = _current_turn.get() or (None, None)
+        pending = await db.call(self.outbox.enqueue, conversation_id, channel, outbound, author=author,
+                                reply_to=reply_to, token=token)
         self._stored(conversation_id, pending.id)
         await self.outbox.deliver(pending)
         return pending.id

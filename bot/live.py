@@ -19,11 +19,8 @@ The channel name is per deployment (REDIS_PREFIX, default "unisono"), so tests r
 one Redis stay apart. One bus per process: `live_bus_from_env()`.
 """
 from __future__ import annotations
-
 import asyncio
 import logging
-import os
-import socket
 import uuid
 from collections import defaultdict
 from typing import Any, Optional
@@ -98,11 +95,6 @@ class LocalBus:
                 _put(queue, RESYNC)
 
 
-def _replica_name() -> str:
-    """REPLICA_NAME, default host-pid (bot.config.replica_name() once it exists)."""
-    return (config.get("REPLICA_NAME") or "").strip() or f"{socket.gethostname()}-{os.getpid()}"
-
-
 def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
     try:
         return asyncio.get_running_loop()
@@ -127,7 +119,7 @@ class RedisBus(LocalBus):
         self.channel = f"{prefix}:live"
         self.origin = uuid.uuid4().hex  # this process's bus: its own broadcasts come back, skipped
         # Its subscriber connection's name in CLIENT LIST: which replica follows the channel.
-        self.client_name = f"{prefix}-live-{_replica_name()}-{self.origin[:8]}".replace(" ", "_")
+        self.client_name = f"{prefix}-live-{config.replica_name()}-{self.origin[:8]}".replace(" ", "_")
         self.resync_seconds = resync_seconds
         self.max_backoff = max_backoff
         self._connected = False

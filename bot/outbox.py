@@ -3,18 +3,23 @@
 A send that fails for a passing reason (5xx, 429, timeout, connection refused) is retried with
 exponential backoff, honouring Retry-After; a restart picks up whatever is still pending. A
 message that cannot be sent is marked `failed` with the reason, never silently dropped.
+
+Sending is a `deliver` job (bot/jobs.py): claimed at birth by the replica that stored the reply,
+taken over by another when that one dies, never sent by two at once. The parts of a split reply
+already sent are stored (`sent_parts`), so a retry or a restart never sends them again.
 """
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
-from bot import conversations, db
+from bot import conversations, db, jobs
+from bot.conversations import DELIVER_JOB
 from bot.db import session_scope, utcnow
 from bot.messages import Outbound
 from bot.store.models import ChannelIdentity, Conversation, Message
@@ -53,6 +58,7 @@ class Pending:
     address: Optional[str]
     outbound: Outbound
     attempts: int
+    job_id: Optional[int] = None  # its delivery job, when this replica holds it
 
 
 def backoff(attempts: int, retry_after: Optional[float] = None) -> float:
@@ -73,10 +79,14 @@ def _address(session, conversation_id: str, channel: str) -> Optional[str]:
 
 
 class Outbox:
-    def __init__(self, senders: dict[str, Sender]) -> None:
+    def __init__(self, senders: dict[str, Sender], scheduler: Optional[jobs.Scheduler] = None) -> None:
         self.senders = senders
-        self._inflight: set[int] = set()
-        self._task: Optional[asyncio.Task] = None
+        self.scheduler = scheduler or jobs.Scheduler()
+        self.scheduler.handle(DELIVER_JOB, self._deliver_job)
+
+    @property
+    def owner(self) -> str:
+        return self.scheduler.owner
 
     def _load(self, message_id: int) -> Optional[Pending]:
         with session_scope() as session:
@@ -91,102 +101,108 @@ class Outbox:
                 attempts=message.attempts,
             )
 
-    def _mark(self, message_id: int, **values) -> None:
+    def _mark(self, message_id: int, again_at: Optional[dt.datetime] = None, **values) -> None:
+        """Records an attempt and settles its job in one transaction: done, or due again at `again_at`."""
         with session_scope() as session:
-            session.execute(update(Message).where(Message.id == message_id).values(**values))
+            if values:
+                session.execute(update(Message).where(Message.id == message_id).values(**values))
+            jobs.settle(session, DELIVER_JOB, str(message_id), again_at, values.get("error"))
 
-    def enqueue(self, conversation_id: str, channel: str, outbound: Outbound, author: str = "bot") -> Pending:
-        """Stores a reply as pending and finds its address, in one transaction; deliver() sends it."""
+    def enqueue(self, conversation_id: str, channel: str, outbound: Outbound, author: str = "bot",
+                reply_to: Optional[int] = None, token: Optional[int] = None) -> Pending:
+        """Stores a reply as pending, with its delivery job claimed by this replica, and finds its
+        address, in one transaction; deliver() sends it. `token`: the fencing token of the turn
+        that produced it (refused when a newer turn holds the conversation)."""
         with session_scope() as session:
-            message_id = conversations.add_outbound(session, conversation_id, channel, outbound, author)
+            conversations.fence(session, conversation_id, token)
+            message_id = conversations.add_outbound(session, conversation_id, channel, outbound, author,
+                                                    reply_to=reply_to, owner=self.owner)
             address = _address(session, conversation_id, channel)
         return Pending(id=message_id, channel=channel, address=address, outbound=outbound, attempts=0)
 
     async def deliver(self, message: "int | Pending") -> str:
         """One attempt at sending a pending message; returns its delivery status afterwards.
 
-        Given what enqueue() just stored, nothing is read back; given an id, the message is
-        loaded, and skipped unless it is still pending.
+        Given what enqueue() just stored (its job is ours from birth), nothing is read back; given
+        an id, its job is claimed first ("pending" when another attempt holds it), and the message
+        is skipped ("done") unless it is still pending.
         """
-        message_id = message.id if isinstance(message, Pending) else message
-        if message_id in self._inflight:
-            return "pending"
-        self._inflight.add(message_id)
+        if isinstance(message, Pending):
+            return await self._attempt(message)
+        pending = await db.call(self._load, message)
+        if pending is None:
+            await db.call(self._mark, message)  # settles a leftover job
+            return "done"
+        job = await db.call(jobs.take, DELIVER_JOB, str(message), self.owner)
+        if job is None or job.id in self.scheduler.held:
+            return "pending"  # another attempt (here or on another replica) holds it
+        return await self._attempt(replace(pending, job_id=job.id))
+
+    async def _deliver_job(self, job: jobs.Job) -> None:
+        pending = await db.call(self._load, int(job.ref or 0))
+        if pending is None:
+            await db.call(self._mark, int(job.ref or 0))
+            return
+        await self._attempt(replace(pending, job_id=job.id))
+
+    async def _attempt(self, pending: Pending) -> str:
+        message_id = pending.id
+        sender = self.senders.get(pending.channel)
+        if sender is None or pending.address is None:
+            reason = f"channel {pending.channel} is not configured" if sender is None else "no address"
+            logger.error("message %s failed: %s", message_id, reason)
+            await db.call(self._mark, message_id, delivery_status="failed", error=reason)
+            return "failed"
+        attempts = pending.attempts + 1
+        self.scheduler.hold(pending.job_id)
         try:
-            pending = message if isinstance(message, Pending) else await db.call(self._load, message_id)
-            if pending is None:
-                return "done"
-            sender = self.senders.get(pending.channel)
-            if sender is None or pending.address is None:
-                reason = f"channel {pending.channel} is not configured" if sender is None else "no address"
-                logger.error("message %s failed: %s", message_id, reason)
-                await db.call(self._mark, message_id, delivery_status="failed", error=reason)
-                return "failed"
-            attempts = pending.attempts + 1
-            try:
-                provider_id = await sender.send(pending.address, pending.outbound, message_id)
-            except Exception as failure:  # noqa: BLE001 - an unexpected error is a passing one until proven otherwise
-                error = failure if isinstance(failure, SendError) else SendError(f"{type(failure).__name__}: {failure}")
-                if not isinstance(failure, SendError):
-                    logger.exception("message %s: unexpected error from the %s sender", message_id, pending.channel)
-                if not error.retryable or attempts >= MAX_ATTEMPTS:
-                    status = getattr(error, "status", None) or "failed"
-                    logger.error("message %s %s after %d attempts: %s", message_id, status, attempts, error.reason)
-                    await db.call(self._mark, message_id, delivery_status=status, error=error.reason, attempts=attempts)
-                    return status
-                delay = backoff(attempts, error.retry_after)
-                logger.warning("message %s: %s; retry in %.1f s", message_id, error.reason, delay)
-                await db.call(
-                    self._mark,
-                    message_id,
-                    attempts=attempts,
-                    error=error.reason,
-                    next_attempt_at=utcnow() + dt.timedelta(seconds=delay),
-                )
-                return "pending"
-            await db.call(
-                self._mark,
-                message_id,
-                delivery_status="sent",
-                provider_message_id=provider_id,
-                attempts=attempts,
-                sent_at=utcnow(),
-                error=None,
-            )
-            return "sent"
+            provider_id = await sender.send(pending.address, pending.outbound, message_id)
+        except Exception as failure:  # noqa: BLE001 - an unexpected error is a passing one until proven otherwise
+            return await self._failed(pending, failure, attempts)
         finally:
-            self._inflight.discard(message_id)
+            self.scheduler.let_go(pending.job_id)
+        await db.call(self._mark, message_id, delivery_status="sent", provider_message_id=provider_id,
+                      attempts=attempts, sent_at=utcnow(), error=None)
+        return "sent"
+
+    async def _failed(self, pending: Pending, failure: Exception, attempts: int) -> str:
+        message_id = pending.id
+        error = failure if isinstance(failure, SendError) else SendError(f"{type(failure).__name__}: {failure}")
+        if not isinstance(failure, SendError):
+            logger.exception("message %s: unexpected error from the %s sender", message_id, pending.channel)
+        if not error.retryable or attempts >= MAX_ATTEMPTS:
+            status = getattr(error, "status", None) or "failed"
+            logger.error("message %s %s after %d attempts: %s", message_id, status, attempts, error.reason)
+            await db.call(self._mark, message_id, delivery_status=status, error=error.reason, attempts=attempts)
+            return status
+        delay = backoff(attempts, error.retry_after)
+        logger.warning("message %s: %s; retry in %.1f s", message_id, error.reason, delay)
+        again_at = utcnow() + dt.timedelta(seconds=delay)
+        await db.call(self._mark, message_id, again_at, attempts=attempts, error=error.reason, next_attempt_at=again_at)
+        return "pending"
 
     def due(self, limit: int = 100) -> list[int]:
-        """Pending messages whose next attempt is due (all of them after a restart)."""
-        now = utcnow()
-        with session_scope() as session:
-            return list(
-                session.execute(
-                    select(Message.id)
-                    .where(
-                        Message.delivery_status == "pending",
-                        or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
-                    )
-                    .order_by(Message.id)
-                    .limit(limit)
-                ).scalars()
-            )
+        """Pending messages whose next attempt is due (all of them after a restart) and unclaimed."""
+        return [int(ref) for ref in jobs.due_refs(DELIVER_JOB, limit)]
 
     async def flush(self) -> None:
-        """Tries every due message once, in order."""
-        for message_id in await db.call(self.due):
-            await self.deliver(message_id)
-
-    async def run_forever(self, interval: float = 0.5) -> None:
-        while True:
-            try:
-                await self.flush()
-            except Exception:  # noqa: BLE001 - the retry loop must outlive a bad moment of the database
-                logger.exception("outbox pass failed")
-            await asyncio.sleep(interval)
+        """Tries every due message once, in order (the scheduler does this on its own once started)."""
+        await self.scheduler.run_due([DELIVER_JOB])
 
     def start(self) -> None:
-        """Starts the background retry loop on the running event loop (once)."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self.run_forever())
+        """Starts claiming due work on the running event loop (idempotent)."""
+        self.scheduler.start()
+
+
+def sent_parts(message_id: int) -> list[str]:
+    """Provider ids of the parts of a split reply already sent (a sender skips them on a retry)."""
+    with session_scope() as session:
+        return list(session.scalar(select(Message.sent_parts).where(Message.id == message_id)) or [])
+
+
+def record_part(message_id: int, provider_id: str) -> None:
+    """One more part of a split reply is sent: stored before the next part goes."""
+    with session_scope() as session:
+        message = session.get(Message, message_id)
+        if message is not None:
+            message.sent_parts = [*(message.sent_parts or []), provider_id]

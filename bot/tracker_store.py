@@ -16,6 +16,8 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.engine import make_url
 
 from bot import config, db
+from bot.conversations import fence
+from bot.turn_lock import held_lease
 
 
 class UnisonoTrackerStore(SQLTrackerStore):
@@ -85,11 +87,16 @@ class UnisonoTrackerStore(SQLTrackerStore):
         return None
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        # The turn's fencing token: a replica that lost the conversation's lease stores no events.
+        lease = held_lease(tracker.sender_id)
+        token = lease.token if lease is not None else None
         await self.stream_events(tracker)
-        await db.call(self._save_blocking, tracker)
+        await db.call(self._save_blocking, tracker, token)
 
-    def _save_blocking(self, tracker: DialogueStateTracker) -> None:
+    def _save_blocking(self, tracker: DialogueStateTracker, token: Optional[int] = None) -> None:
         with self.session_scope() as session:
+            if token is not None:
+                fence(session, tracker.sender_id, token)
             for event in list(self._additional_events(session, tracker)):
                 data = event.as_dict()
                 session.add(

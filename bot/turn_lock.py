@@ -23,9 +23,7 @@ import asyncio
 import contextvars
 import logging
 import math
-import os
 import random
-import socket
 import time
 import uuid
 import weakref
@@ -34,6 +32,8 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import AsyncContextManager, AsyncIterator, Iterator, Optional, Protocol
+
+from bot import config
 
 logger = logging.getLogger(__name__)
 
@@ -119,11 +119,6 @@ def _current(lease: Lease) -> Iterator[None]:
         current_lease.reset(reset)
 
 
-def replica_name() -> str:
-    """REPLICA_NAME, else host-pid (the integrator's bot.config.replica_name() says the same)."""
-    return os.environ.get("REPLICA_NAME") or f"{socket.gethostname()}-{os.getpid()}"
-
-
 def _now_us() -> int:
     return time.time_ns() // 1000
 
@@ -156,7 +151,7 @@ class LocalTurnLocks:
     """One process: asyncio locks, FIFO per conversation; a lease is never lost."""
 
     def __init__(self, owner: Optional[str] = None) -> None:
-        self.owner = owner or replica_name()
+        self.owner = owner or config.replica_name()
         self._locks = _KeyedLocks()
         self._last_token = 0
 
@@ -224,7 +219,7 @@ class RedisTurnLocks:
         self.url = url
         self.lease_ms = int(lease_ms)
         self.prefix = prefix
-        self.owner = owner or replica_name()
+        self.owner = owner or config.replica_name()
         # One poller per conversation per process: the others queue here, in arrival order.
         self._local = _KeyedLocks()
         self._background: set[asyncio.Task] = set()
@@ -333,7 +328,7 @@ class RedisTurnLocks:
 
 def turn_locks_from_env() -> TurnLocks:
     """RedisTurnLocks when REDIS_URL is set (replicas), else LocalTurnLocks (one process)."""
-    url = os.environ.get("REDIS_URL", "").strip()
+    url = (config.get("REDIS_URL") or "").strip()
     if url:
         return RedisTurnLocks(url)
     return LocalTurnLocks()

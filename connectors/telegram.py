@@ -33,9 +33,10 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
+from bot import db
 from bot.hub import Hub
 from bot.messages import Inbound, Outbound
-from bot.outbox import SendError
+from bot.outbox import SendError, record_part, sent_parts
 from bot.store import addresses
 from bot.store.normalize import canonical_phone
 from connectors.base import MAX_BODY, Channel, json_error, missing_settings, setting
@@ -157,13 +158,14 @@ class TelegramSender:
         self.settings = settings
         self.timeout = timeout
         self.bot = bot or make_bot(settings, timeout)
-        # Ids of the parts of a split reply already sent, so a retry does not repeat them.
-        self._progress: dict[int, list[str]] = {}
 
     async def send(self, address: str, outbound: Outbound, message_id: int) -> Optional[str]:
         chat_id: int | str = int(address) if address.lstrip("-").isdigit() else address
-        done = self._progress.setdefault(message_id, [])
-        for index, (kind, params) in enumerate(plan(outbound)):
+        parts = plan(outbound)
+        # A split reply's parts already sent are in the store: a retry (here or on another replica,
+        # or after a restart) sends only the rest.
+        done = await db.call(sent_parts, message_id) if len(parts) > 1 else []
+        for index, (kind, params) in enumerate(parts):
             if index < len(done):
                 continue
             try:
@@ -172,13 +174,11 @@ class TelegramSender:
             except asyncio.TimeoutError as exc:
                 raise SendError("telegram: timed out") from exc
             except Exception as exc:  # noqa: BLE001 - the outbox only understands SendError
-                error = send_error(exc)
-                if not error.retryable:
-                    self._progress.pop(message_id, None)
-                raise error from exc
+                raise send_error(exc) from exc
             # Telegram numbers messages per chat: the chat makes the id unique on the channel.
             done.append(f"{chat_id}:{sent.message_id}")
-        self._progress.pop(message_id, None)
+            if len(parts) > 1:
+                await db.call(record_part, message_id, done[-1])
         return done[-1] if done else None
 
 

@@ -30,10 +30,11 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from bot import db
 from bot.db import utcnow
 from bot.hub import Hub
 from bot.messages import Inbound, Outbound
-from bot.outbox import SendError
+from bot.outbox import SendError, record_part, sent_parts
 from bot.store import addresses
 from bot.store.normalize import canonical_phone
 from connectors.base import MAX_BODY, Channel, json_error, missing_settings, setting
@@ -187,8 +188,6 @@ class WhatsAppSender:
         self.client = Client(settings.account_sid, settings.auth_token, http_client=self.http)
         # twilio 8.x: every domain (api.twilio.com, ...) is a Domain object with a `base_url`.
         self.client.api.base_url = settings.api_base_url.rstrip("/")
-        # Sids of the parts of a split reply already sent, so a retry does not repeat them.
-        self._progress: dict[int, list[str]] = {}
 
     async def send(self, address: str, outbound: Outbound, message_id: int) -> Optional[str]:
         try:
@@ -197,17 +196,16 @@ class WhatsAppSender:
             raise SendError(f"could not check the 24-hour window: {type(error).__name__}") from error
         if not within_window(last):
             return await self._send_template(address, outbound, message_id)
-        done = self._progress.setdefault(message_id, [])
-        try:
-            for index, part in enumerate(render(outbound)):
-                if index < len(done):
-                    continue
-                done.append(await self._create(address, **part))
-        except SendError as error:
-            if not error.retryable:
-                self._progress.pop(message_id, None)
-            raise
-        self._progress.pop(message_id, None)
+        parts = render(outbound)
+        # A split reply's parts already sent are in the store: a retry (here or on another replica,
+        # or after a restart) sends only the rest.
+        done = await db.call(sent_parts, message_id) if len(parts) > 1 else []
+        for index, part in enumerate(parts):
+            if index < len(done):
+                continue
+            done.append(await self._create(address, **part))
+            if len(parts) > 1:
+                await db.call(record_part, message_id, done[-1])
         return done[-1] if done else None
 
     async def _send_template(self, address: str, outbound: Outbound, message_id: int) -> str:

@@ -89,9 +89,7 @@ async def drain(*_args: Any) -> None:
     logger.info("replica %s is draining", replica_name())
     from bot.hub import get_hub
 
-    hub = get_hub()
-    if hasattr(hub, "stop"):  # Hub.stop(grace) is the core's (issue 17); absent in older cores
-        await hub.stop(HUB_STOP_GRACE_SECONDS)
+    await get_hub().stop(HUB_STOP_GRACE_SECONDS)
 
 
 class HealthInput(InputChannel):

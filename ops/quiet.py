@@ -11,11 +11,8 @@ With several replicas writing to one terminal or one log collector, a line is on
 says which replica wrote it: every log record of these processes starts with `[REPLICA_NAME]`.
 """
 from __future__ import annotations
-
 import logging
-import os
 import runpy
-import socket
 import sys
 import warnings
 from typing import Any, Callable
@@ -34,10 +31,7 @@ def replica_name() -> str:
     """This process's name in logs and /health: REPLICA_NAME, default hostname-pid."""
     from bot import config
 
-    named = getattr(config, "replica_name", None)  # the core's own, once it has one (issue 17)
-    if callable(named):
-        return str(named())
-    return os.environ.get("REPLICA_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+    return config.replica_name()
 
 
 def tag_replica(name: str | None = None) -> None:

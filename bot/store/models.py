@@ -10,6 +10,7 @@ from typing import Optional
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -123,6 +124,9 @@ class Conversation(Base):
     resolved_at = Column(UTCDateTime)
     csat = Column(Integer)
     csat_agent = Column(String(100))
+    # The fencing token of the latest turn that held this conversation's lock (bot/turn_lock.py):
+    # a replica whose lease was taken over cannot store replies or dialogue events afterwards.
+    fence = Column(BigInteger)
 
     contact = relationship("Contact", back_populates="conversations")
     messages = relationship("Message", back_populates="conversation", order_by="Message.id")
@@ -161,6 +165,15 @@ class Message(Base):
     next_attempt_at = Column(UTCDateTime)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     sent_at = Column(UTCDateTime)
+    # The inbound message this reply answers: a turn run on another replica still has its answer.
+    reply_to = Column(Integer, index=True)
+    # Provider ids of the parts of a split reply already sent: a retry or a restart skips them.
+    sent_parts = Column(JSON)
+    # An inbound message's turn: when it began and ended, and on which replica (the proof that a
+    # conversation's turns never overlap across replicas, and the bot's own response times).
+    turn_started_at = Column(UTCDateTime)
+    turn_ended_at = Column(UTCDateTime)
+    processed_by = Column(String(100))
 
     conversation = relationship("Conversation", back_populates="messages")
 
@@ -197,6 +210,29 @@ class LinkAttempt(Base):
     success = Column(Boolean, nullable=False, default=False)
 
 
+class Job(Base):
+    """Durable work a replica claims: processing a message, sending one, a timer (bot/jobs.py).
+
+    A job is claimed by one owner (`claimed_by`) until `lease_until`; the owner renews the lease
+    while it works, and a claim whose owner died is taken over once the lease has run out.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index(None, "kind", "due_at"), Index(None, "kind", "ref"))
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(32), nullable=False)
+    ref = Column(String(64))  # what it is about: a message id, a conversation id
+    key = Column(String(200), unique=True)  # at most one pending job per key (timers)
+    payload = Column(JSON)
+    due_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    claimed_by = Column(String(100))
+    lease_until = Column(UTCDateTime)
+    attempts = Column(Integer, nullable=False, default=0, server_default="0")
+    last_error = Column(Text)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
 __all__ = [
     "AUTHORS",
     "CHANNELS",
@@ -208,6 +244,7 @@ __all__ = [
     "ChannelIdentity",
     "Contact",
     "Conversation",
+    "Job",
     "LinkAttempt",
     "LinkCode",
     "Message",

@@ -16,7 +16,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import service
+from bot import jobs, service
 from bot.conversations import Party
 from bot.db import utcnow
 from bot.hub import Accepted, Hub
@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 CHANNEL = "slack"  # the channel of the desk's own (private) messages and markers
 CSAT_WINDOW = dt.timedelta(hours=24)
 RETRY_GRACE = dt.timedelta(seconds=30)  # a hand-off with no thread after this is posted again
+REMINDER_JOB = "slack_reminder"  # the timer of a hand-off's one reminder (ref: the conversation id)
 
 Resumer = Callable[[str], Awaitable[None]]
 Clock = Callable[[], dt.datetime]
@@ -100,6 +101,7 @@ class SlackDesk:
         self.backend = backend  # the business's Backend; None: the configured one (see ./business.py)
         self.calendar = calendar or service.calendar()
         self.markers = Markers(CHANNEL)
+        hub.jobs.handle(REMINDER_JOB, self._remind)
 
     # -- the hub's side ---------------------------------------------------------------------
     async def escalated(self, conversation_id: str) -> None:
@@ -267,7 +269,8 @@ class SlackDesk:
 
     # -- reminders and missed threads -------------------------------------------------------
     async def tick(self, now: Optional[dt.datetime] = None) -> None:
-        """One pass over the queue: re-post missed threads, remind about unclaimed hand-offs once.
+        """One pass over the queue: re-post missed threads, set each unclaimed hand-off's reminder
+        (a durable timer any replica runs once), and run the reminders due.
 
         `now` (default: the current time) is when the pass happens; tests pass their own.
         """
@@ -275,24 +278,35 @@ class SlackDesk:
         for current in store.waiting():
             if current.handed_off_at is None:
                 continue
-            waited = now - current.handed_off_at
             if not self.markers.is_marked(store.handoff_key("thread", current)):
-                if waited >= RETRY_GRACE:
+                if now - current.handed_off_at >= RETRY_GRACE:
                     await self.escalated(current.id)
                 continue
-            if not current.thread_ts or waited < dt.timedelta(minutes=self.reminder_minutes):
-                continue
-            await self._remind(current)
+            if current.thread_ts:
+                self._set_reminder(current)
+        await self.hub.jobs.run_due([REMINDER_JOB], due_by=now)
 
-    async def _remind(self, current: store.Snapshot) -> None:
-        """The one reminder of a hand-off nobody claimed (a marker makes it one)."""
-        assert current.thread_ts is not None
+    def _set_reminder(self, current: store.Snapshot) -> None:
         key = store.handoff_key("reminder", current)
-        if not self.markers.mark(current.id, key, text="reminder", payload={"kind": "slack_reminder"}):
+        if not self.markers.is_marked(key):
+            assert current.handed_off_at is not None
+            due = current.handed_off_at + dt.timedelta(minutes=self.reminder_minutes)
+            jobs.schedule(REMINDER_JOB, current.id, due_at=due, key=key, payload={"key": key})
+
+    async def _remind(self, job: jobs.Job) -> None:
+        """The one reminder of a hand-off nobody claimed; a refusal by Slack is tried again later."""
+        current = store.snapshot(job.ref or "")
+        key = (job.payload or {}).get("key")
+        if (current is None or current.status != "waiting_agent" or not current.thread_ts
+                or key != store.handoff_key("reminder", current) or self.markers.is_marked(key)):
+            jobs.complete(job.id)  # claimed, a new hand-off, or already reminded
             return
         minutes = f"{self.reminder_minutes:g}"
         if not await self._say_in_thread(current.thread_ts, agent_text("reminder", minutes=minutes)):
-            self.markers.unmark(key)
+            raise RuntimeError("Slack did not take the reminder")
+        # Marked after posting: a replica dying in between sends it twice rather than never.
+        self.markers.mark(current.id, key, text="reminder", payload={"kind": "slack_reminder"})
+        jobs.complete(job.id)
 
     async def run_forever(self, interval: float) -> None:
         while True:

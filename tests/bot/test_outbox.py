@@ -18,7 +18,7 @@ from bot import conversations
 from bot.db import session_scope, utcnow
 from bot.messages import Inbound, Outbound
 from bot.outbox import BASE_DELAY, MAX_ATTEMPTS, MAX_DELAY, Outbox, SendError, backoff
-from bot.store.models import Message
+from bot.store.models import Job, Message
 
 CHANNEL = "webchat"
 
@@ -134,7 +134,7 @@ async def test_what_is_due_after_a_restart_is_sent_by_one_flush(conversation_id:
     pending = before_restart.enqueue(conversation_id, CHANNEL, Outbound("hola"))
     assert await before_restart.deliver(pending) == "pending"
     with session_scope() as session:  # its backoff has run out while the server was down
-        session.execute(update(Message).where(Message.id == pending.id).values(next_attempt_at=utcnow()))
+        session.execute(update(Job).where(Job.kind == "deliver", Job.ref == str(pending.id)).values(due_at=utcnow()))
     sender = FakeSender()
     after_restart = Outbox({CHANNEL: sender})
     assert pending.id in after_restart.due()

@@ -22,6 +22,7 @@ from bot.config import ROOT
 from bot.db import session_scope
 from bot.hub import Hub
 from bot.messages import Button, Inbound, Outbound
+from bot.outbox import sent_parts
 from bot.outbox import SendError
 from bot.store.models import ChannelIdentity, Contact
 from connectors import telegram
@@ -225,10 +226,15 @@ async def test_sender_sends_text_with_an_inline_keyboard(fake_telegram: FakeTele
 async def test_sender_splits_at_4096_and_sends_images_as_photos(fake_telegram: FakeTelegram) -> None:
     chat = new_chat()
     sender = TelegramSender(settings(fake_telegram))
-    await sender.send(str(chat), Outbound("Línea de producto disponible. " * 300, buttons=(Button("OK", "/affirm"),)), 2)
+    long = Outbound("Línea de producto disponible. " * 300, buttons=(Button("OK", "/affirm"),))
+    party = conversations.resolve(Inbound("telegram", str(chat), "hola"))
+    message_id = conversations.store_outbound(party.conversation_id, "telegram", long)
+    await sender.send(str(chat), long, message_id)
     calls = fake_telegram.sent_to(chat)
     assert len(calls) == 3 and all(len(c.params["text"]) <= 4096 for c in calls)
     assert [("reply_markup" in c.params) for c in calls] == [False, False, True]
+    # Each part is stored as it goes: a retry after a restart would send none of them again.
+    assert sent_parts(message_id) == [f"{chat}:{c.result['message_id']}" for c in calls]
     await sender.send(str(chat), Outbound("Tóner HP 58A", image="https://example.test/cf258a.png"), 3)
     photo = fake_telegram.sent_to(chat)[-1]
     assert photo.method == "sendPhoto"

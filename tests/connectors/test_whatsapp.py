@@ -278,16 +278,19 @@ async def test_a_retry_of_a_split_reply_does_not_repeat_the_parts_already_sent(
             fake_twilio.fail_next(1, 500)
         return original(path, headers, body)
 
+    message_id = agent_message_to(number, text)
     fake_twilio.handle = first_ok_then_fail  # type: ignore[method-assign]
     try:
         with pytest.raises(SendError):
-            await sender.send(number, Outbound(text), message_id=9)
+            await sender.send(number, Outbound(text), message_id=message_id)
     finally:
         fake_twilio.handle = original  # type: ignore[method-assign]
-    sid = await sender.send(number, Outbound(text), message_id=9)
+    # The part already sent is in the store: a new sender (a restart, another replica) skips it.
+    sid = await WhatsAppSender(settings(fake_twilio)).send(number, Outbound(text), message_id=message_id)
     sent = fake_twilio.sent_to(number)
     assert [c.params["Body"][:16] for c in sent] == ["Primera parte de", "Segunda parte, t"]
     assert sid == sent[-1].result["sid"]  # the last part's sid is what the outbox stores
+    assert stored(message_id).sent_parts == [c.result["sid"] for c in sent]
 
 
 # -- the webhook handler without a server (unit level) ----------------------------------------------
