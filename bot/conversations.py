@@ -290,11 +290,18 @@ def store_outbound(
 
 def add_outbound(
     session: Session, conversation_id: str, channel: str, outbound: Outbound, author: str = "bot", private: bool = False,
-    reply_to: Optional[int] = None, owner: Optional[str] = None,
+    reply_to: Optional[int] = None,
 ) -> int:
-    """store_outbound inside the caller's transaction (the outbox adds the address lookup to it).
+    """store_outbound inside the caller's transaction; a public reply comes with its delivery job."""
+    return add_reply(session, conversation_id, channel, outbound, author, private, reply_to)[0]
 
-    A public reply comes with its delivery job (claimed by `owner` from birth, when given)."""
+
+def add_reply(
+    session: Session, conversation_id: str, channel: str, outbound: Outbound, author: str = "bot", private: bool = False,
+    reply_to: Optional[int] = None, owner: Optional[str] = None,
+) -> tuple[int, Optional[int]]:
+    """(message id, delivery job id): the reply stored, and for a public one its delivery job,
+    claimed by `owner` from birth when given (the outbox, about to send it)."""
     message = Message(
         reply_to=reply_to,
         conversation_id=conversation_id,
@@ -308,14 +315,14 @@ def add_outbound(
     )
     session.add(message)
     session.flush()
-    if not private:
-        session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id, Conversation.first_response_at.is_(None))
-            .values(first_response_at=utcnow())
-        )
-        jobs.add(session, DELIVER_JOB, str(message.id), owner=owner)
-    return message.id
+    if private:
+        return message.id, None
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.first_response_at.is_(None))
+        .values(first_response_at=utcnow())
+    )
+    return message.id, jobs.add(session, DELIVER_JOB, str(message.id), owner=owner)
 
 
 def mark_processed(message_id: int) -> None:

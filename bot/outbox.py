@@ -115,10 +115,10 @@ class Outbox:
         that produced it (refused when a newer turn holds the conversation)."""
         with session_scope() as session:
             conversations.fence(session, conversation_id, token)
-            message_id = conversations.add_outbound(session, conversation_id, channel, outbound, author,
-                                                    reply_to=reply_to, owner=self.owner)
+            message_id, job_id = conversations.add_reply(session, conversation_id, channel, outbound, author,
+                                                         reply_to=reply_to, owner=self.owner)
             address = _address(session, conversation_id, channel)
-        return Pending(id=message_id, channel=channel, address=address, outbound=outbound, attempts=0)
+        return Pending(id=message_id, channel=channel, address=address, outbound=outbound, attempts=0, job_id=job_id)
 
     async def deliver(self, message: "int | Pending") -> str:
         """One attempt at sending a pending message; returns its delivery status afterwards.
