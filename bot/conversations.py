@@ -515,6 +515,15 @@ def inbound_state(message_id: int) -> Optional[tuple[str, str, str, Optional[str
         return m.conversation_id, m.channel, m.delivery_status, m.text, (m.payload or {}).get("button_payload"), m.attempts
 
 
+def answered(message_id: int) -> bool:
+    """Whether a turn that did not fail stored replies to this message (its replica may have died
+    before marking it processed)."""
+    with session_scope() as session:
+        failed = session.scalar(select(Message.error).where(Message.id == message_id))
+        return failed is None and session.scalar(
+            select(Message.id).where(Message.reply_to == message_id).limit(1)) is not None
+
+
 def replies_to(message_id: int) -> list[int]:
     """Ids of the replies stored for an inbound message (by whichever replica ran its turn)."""
     with session_scope() as session:

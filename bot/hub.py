@@ -397,8 +397,10 @@ class Hub:
         """A message's turn again, or a person for a message that keeps failing."""
         message_id = int(job.ref or 0)
         state = await db.call(conversations.inbound_state, message_id)
-        if state is None or state[2] != "received":
-            await db.call(conversations.mark_processed, message_id)  # answered meanwhile: settles the job
+        # Answered meanwhile, or its replica died after storing the replies (which the outbox
+        # sends) but before marking it: processing it again would send them twice.
+        if state is None or state[2] != "received" or await db.call(conversations.answered, message_id):
+            await db.call(conversations.mark_processed, message_id)  # settles the job
             return
         conversation_id, channel, _status, text, payload, attempts = state
         found = await db.call(conversations.party_of, conversation_id, channel)

@@ -5,7 +5,7 @@ import asyncio
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot import conversations
 from bot.db import session_scope, utcnow
@@ -298,3 +298,28 @@ def test_typed_text_cannot_speak_rasa_intent_syntax(hub, chat):
                                  buttons=(Button("Sí, con un asesor", "/request_human"),)))
     hub.run(hub.receive(web(address, "Sí, con un asesor", payload="/request_human")))
     assert seen[-1] == "/request_human"
+
+
+def test_a_replica_that_died_after_storing_the_replies_is_not_answered_twice(chat):
+    """Its replies are stored (the outbox sends them); only the 'processed' mark was lost. The
+    message's job, taken over, settles it without asking the dialogue again."""
+    asked: list[str] = []
+
+    async def rasa(message):
+        asked.append(message.text)
+        await chat.agent.handle_message(message)
+
+    hub = Hub()
+    hub.attach_rasa(rasa)
+    hub.register_sender(StoreOnlySender("webchat"))
+    accepted = chat.loop.run_until_complete(hub.accept(web(f"w{uuid.uuid4().hex}", "hola, buenos días")))
+    with session_scope() as session:  # what the dead replica left: a reply, the message unmarked
+        conversations.add_outbound(session, accepted.party.conversation_id, "webchat", Outbound("¡Hola!"),
+                                   reply_to=accepted.message_id)
+        session.execute(update(Job).where(Job.kind == "inbound", Job.ref == str(accepted.message_id))
+                        .values(claimed_by=None, lease_until=None))
+    chat.loop.run_until_complete(hub.recover(older_than=0))
+    assert asked == []
+    with session_scope() as session:
+        assert session.get(Message, accepted.message_id).delivery_status == "processed"
+        assert session.scalar(select(Job.id).where(Job.kind == "inbound", Job.ref == str(accepted.message_id))) is None
