@@ -500,13 +500,15 @@ def message_json(message: Message) -> dict[str, Any]:
 
 def _waiting_before(session: Session, conversation_id: str, before: int,
                     limit: int = 20) -> list[tuple[int, str, str, Optional[str]]]:
-    """Inbound messages of the conversation stored before `before` and never attempted, oldest
-    first: (id, channel, text, button payload). A turn processes them first, so that a
-    conversation's messages are answered in the order they were stored whichever replica got them."""
+    """Inbound messages of the conversation stored before `before`, not answered and not failed,
+    oldest first: (id, channel, text, button payload). A turn processes them first, so that a
+    conversation's messages are answered in the order they were stored whichever replica got them.
+    A message being recovered counts too (its attempt is counted before its turn waits for the
+    lock): skipping it let a later message be answered first."""
     rows = session.execute(
         select(Message)
         .where(Message.conversation_id == conversation_id, Message.direction == "in", Message.id < before,
-               Message.delivery_status == "received", Message.attempts == 0, Message.error.is_(None))
+               Message.delivery_status == "received", Message.error.is_(None))
         .order_by(Message.id)
         .limit(limit)
     ).scalars().all()
