@@ -358,12 +358,27 @@ def fence(session: Session, conversation_id: str, token: Optional[int]) -> None:
         raise LeaseLost(f"conversation {conversation_id}: a newer turn holds it")
 
 
+def _answered_unmarked(session: Session, message_id: int) -> bool:
+    """A message still `received`, never failed, although replies to it are stored (a failed turn
+    stores its "we'll answer later" notice and sets `error`: that one is still to be answered)."""
+    return session.execute(
+        select(Message.id).where(Message.id == message_id, Message.delivery_status == "received",
+                                 Message.error.is_(None))
+    ).first() is not None and session.execute(
+        select(Message.id).where(Message.reply_to == message_id, Message.direction == "out").limit(1)
+    ).first() is not None
+
+
 def begin_turn(conversation_id: str, before: int, detected: Optional[str], with_offered: bool,
                token: Optional[int] = None, replica: Optional[str] = None) -> Turn:
     """The conversation's state before message `before` is routed; records a detected language,
     the turn's fencing token, and when and where the turn began."""
     with session_scope() as session:
         fence(session, conversation_id, token)
+        if _answered_unmarked(session, before):
+            # A replica died after its turn stored the replies (their sends are jobs of their own)
+            # and before it marked the message processed: running the turn again would answer twice.
+            _mark_processed(session, before)
         waiting = session.execute(
             update(Message).where(Message.id == before, Message.delivery_status == "received")
             .values(turn_started_at=utcnow(), processed_by=replica).execution_options(synchronize_session=False)
@@ -492,13 +507,15 @@ def message_json(message: Message) -> dict[str, Any]:
 
 def _waiting_before(session: Session, conversation_id: str, before: int,
                     limit: int = 20) -> list[tuple[int, str, str, Optional[str]]]:
-    """Inbound messages of the conversation stored before `before` and never attempted, oldest
-    first: (id, channel, text, button payload). A turn processes them first, so that a
-    conversation's messages are answered in the order they were stored whichever replica got them."""
+    """Inbound messages of the conversation stored before `before`, not answered and not failed,
+    oldest first: (id, channel, text, button payload). A turn processes them first, so that a
+    conversation's messages are answered in the order they were stored whichever replica got them.
+    A message being recovered counts too (its attempt is counted before its turn waits for the
+    lock): skipping it let a later message be answered first."""
     rows = session.execute(
         select(Message)
         .where(Message.conversation_id == conversation_id, Message.direction == "in", Message.id < before,
-               Message.delivery_status == "received", Message.attempts == 0, Message.error.is_(None))
+               Message.delivery_status == "received", Message.error.is_(None))
         .order_by(Message.id)
         .limit(limit)
     ).scalars().all()
