@@ -24,13 +24,23 @@ def test_configurations_alternate_and_every_other_level_starts_with_two() -> Non
 
 def test_throughput_is_pooled_over_runs_and_compared_two_over_one() -> None:
     runs = [_run(1, [100.0] * 20, 2.0), _run(2, [80.0] * 20, 1.0),  # 10 and 20 msg/s
-            _run(1, [120.0] * 20, 2.0), _run(2, [90.0] * 20, 1.0, foreign=1)]
+            _run(1, [120.0] * 20, 2.0), _run(2, [90.0] * 20, 1.0)]
     row = level_summary(runs)
     assert row["1"]["msgs_per_s"] == 10.0 and row["2"]["msgs_per_s"] == 20.0
     assert row["1"]["messages"] == 40 and row["2"]["runs_msgs_per_s"] == [20.0, 20.0]
     assert row["ratio_throughput"] == 2.0
     assert row["p95_not_worse"] is True and row["target_met"] is True
-    assert row["2"]["contended_runs"] == 1 and row["1"]["contended_runs"] == 0
+
+
+def test_runs_under_someone_elses_cluster_are_left_out_while_clean_ones_remain() -> None:
+    clean_one, clean_two = _run(1, [100.0] * 20, 2.0), _run(2, [80.0] * 20, 1.0)
+    contended = _run(1, [400.0] * 20, 8.0, foreign=3)
+    row = level_summary([clean_one, clean_two, contended])
+    assert row["1"]["msgs_per_s"] == 10.0 and row["1"]["contended_runs"] == 0
+    busy = _run(2, [400.0] * 20, 8.0, cores={"other": 0.6})  # no cluster, but other work on the cores
+    assert level_summary([clean_one, clean_two, busy])["2"]["msgs_per_s"] == 20.0
+    only_contended = level_summary([contended, clean_two])  # nothing clean for 1 replica: all kept
+    assert only_contended["1"]["msgs_per_s"] == 2.5 and only_contended["1"]["contended_runs"] == 1
 
 
 def test_a_worse_p95_or_a_small_gain_misses_the_target() -> None:
