@@ -5,6 +5,10 @@
                                -> bench/results/latest.{json,md}, latency.png
     python -m bench --smoke    N = 5 on SQLite only, a few dozen messages per server
                                -> bench/results/smoke.json; exits 1 when the result is not sane
+    python -m bench --replicas-only
+                               replicas 1 against 2 behind HAProxy on PostgreSQL + Redis at
+                               N = 20 and 50 (bench/replicas.py; the full run includes it)
+                               -> bench/results/replicas-YYYY-MM-DD.{json,md}
 
 Every server and helper process is started here on free ports and stopped at the end, also on
 Ctrl-C or SIGTERM. See bench/report.py for how the figures are computed.
@@ -46,6 +50,7 @@ class Plan:
     nlu_folds: Optional[int]
     train: bool
     store_conversations: int
+    replicas: bool = False  # replicas 1 against 2 (needs PostgreSQL and Redis)
 
     def conversations(self, n: int) -> int:
         return max(self.min_conversations, 2 * n if self.mode == "full" else n)
@@ -254,6 +259,8 @@ def _arguments(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--folds", type=int, default=5, help="NLU cross-validation folds (0: skip)")
     parser.add_argument("--no-train", action="store_true", help="skip the training-time measurement")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, configs)")
+    parser.add_argument("--replicas-only", action="store_true",
+                        help="only replicas 1 against 2 (python -m bench.replicas; --levels default 20,50)")
     return parser.parse_args(argv)
 
 
@@ -262,7 +269,7 @@ def _plan(args: argparse.Namespace) -> Plan:
         plan = Plan("smoke", [5], 5, bool(args.postgres), False, None, False, 5)
     else:
         plan = Plan("full", [1, 5, 20, 50], 10, args.postgres is not False, True,
-                    args.folds or None, not args.no_train, 30)
+                    args.folds or None, not args.no_train, 30, replicas=True)
     if args.levels:
         plan.levels = sorted({int(x) for x in args.levels.split(",")})
     if args.conversations:
@@ -295,6 +302,13 @@ def _measure(plan: Plan, out_dir: Path, workdir: Path, result: dict[str, Any],
                 measured["postgresql"] = bench_database("postgresql", url, plan, plan.levels, workdir, result)
         except databases.Unavailable as error:
             result["errors"].append(f"PostgreSQL not measured: {error}")
+    if plan.replicas and plan.postgres:
+        from bench import replicas
+
+        log("replicas 1 against 2 behind HAProxy (PostgreSQL + Redis)")
+        result["replicas"] = replicas.measure([n for n in plan.levels if n >= 20] or plan.levels, 3,
+                                              workdir / "replicas")
+        result["errors"] += [f"replicas: {e}" for e in result["replicas"]["errors"]]
     if plan.train:
         log("training time (full model, forced, into a scratch directory)")
         result["train_seconds"] = train_seconds(workdir)
@@ -329,6 +343,11 @@ def _write(result: dict[str, Any], out_dir: Path, smoke: bool) -> Path:
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = _arguments(argv)
+    if args.replicas_only:
+        from bench import replicas
+
+        forwarded = ["--out-dir", str(args.out_dir)] + (["--levels", args.levels] if args.levels else [])
+        return replicas.main(forwarded + (["--keep"] if args.keep else []))
     plan = _plan(args)
     from ops.training import MODEL_PATH, is_current
 

@@ -60,24 +60,24 @@ def _server() -> tuple[str, str]:
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """A new database `unisono_bench` on the first reachable server (UNISONO_BENCH_PG_URL wins)."""
+def postgres_database(name: str = BENCH_DATABASE) -> Iterator[str]:
+    """A new database `name` on the first reachable server (UNISONO_BENCH_PG_URL wins)."""
     server, why = _server()
     if not server:
         raise Unavailable(why)
     admin = create_engine(server, future=True, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
     except DBAPIError as error:
         admin.dispose()
-        raise Unavailable(f"cannot create database {BENCH_DATABASE}: {str(error.orig).strip()}") from error
-    url = make_url(server).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+        raise Unavailable(f"cannot create database {name}: {str(error.orig).strip()}") from error
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
     try:
         yield prepare(url)
     finally:
         db.dispose(url)
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

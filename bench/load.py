@@ -140,15 +140,17 @@ async def run(target: str, url: str, concurrency: int, conversations: int, offse
                             {"text": text, "replies": replies}
                         )
 
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - began
+        cpu = time.process_time() - cpu_began  # the generator's own share of the cores
     return {
         "target": target,
         "concurrency": concurrency,
         "conversations": conversations,
         "messages": len(samples),
         "wall_s": round(wall, 4),
+        "cpu_s": round(cpu, 3),
         "latencies_ms": [round(s.latency_ms, 3) for s in samples if s.ok],
         "failed": sum(not s.ok for s in samples),
         "without_reply": sum(s.ok and s.replies == 0 for s in samples),

@@ -305,6 +305,10 @@ def markdown(result: dict[str, Any]) -> str:
     """bench/results/latest.md: the run's figures, section by section."""
     lines = _intro(result) + _latency_sections(result) + _summary(result) + _breakdown(result)
     lines += _store_cost(result) + _nlu_quality(result.get("nlu"))
+    if result.get("replicas"):
+        from bench.replicas import markdown_section
+
+        lines += markdown_section(result["replicas"])
     if result.get("errors"):
         lines += ["## Problems in this run", "", *[f"- {e}" for e in result["errors"]], ""]
     lines += ["![latency against concurrency](latency.png)", ""]
