@@ -370,12 +370,13 @@ def _answered_unmarked(session: Session, message_id: int) -> bool:
 
 
 def begin_turn(conversation_id: str, before: int, detected: Optional[str], with_offered: bool,
-               token: Optional[int] = None, replica: Optional[str] = None) -> Turn:
+               token: Optional[int] = None, replica: Optional[str] = None, resumed: bool = False) -> Turn:
     """The conversation's state before message `before` is routed; records a detected language,
-    the turn's fencing token, and when and where the turn began."""
+    the turn's fencing token, and when and where the turn began. `resumed`: the message was
+    stored earlier than this turn's start (recovered, or left behind by another replica)."""
     with session_scope() as session:
         fence(session, conversation_id, token)
-        if _answered_unmarked(session, before):
+        if resumed and _answered_unmarked(session, before):
             # A replica died after its turn stored the replies (their sends are jobs of their own)
             # and before it marked the message processed: running the turn again would answer twice.
             _mark_processed(session, before)

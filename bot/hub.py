@@ -58,6 +58,7 @@ class Accepted:
     message_id: int
     text: str
     attempt: int = 0  # > 0 when a message that failed before is processed again
+    resumed: bool = False  # left behind by another turn (a replica that died, a recovery)
     job_id: Optional[int] = None  # its processing job, claimed by this replica
 
 
@@ -258,7 +259,7 @@ class Hub:
             return
         earlier_party, address = found
         inbound = Inbound(channel=channel, address=address, text=text, payload=payload)
-        await self._run_turn(Accepted(inbound, earlier_party, message_id, text.strip()), token)
+        await self._run_turn(Accepted(inbound, earlier_party, message_id, text.strip(), resumed=True), token)
 
     async def _begin_turn(self, accepted: Accepted, token: int) -> tuple[conversations.Turn, Party, Optional[str], Optional[str]]:
         """(turn, party, link code, detected language). The status may have changed while this
@@ -269,7 +270,8 @@ class Hub:
         detected = language.detect(linking.without_code(text) if code else text)
         party = accepted.party
         turn = await db.call(conversations.begin_turn, party.conversation_id, accepted.message_id, detected,
-                             bool(accepted.inbound.payload), token, self.jobs.owner)
+                             bool(accepted.inbound.payload), token, self.jobs.owner,
+                             accepted.resumed or accepted.attempt > 0)
         if turn.status is not None:
             party = Party(party.contact_id, party.conversation_id, turn.status, turn.language or party.language,
                           party.identity_id)
@@ -413,7 +415,7 @@ class Hub:
         await db.call(conversations.count_attempt, message_id)
         inbound = Inbound(channel=channel, address=address, text=text or "", payload=payload)
         await self.process(Accepted(inbound, party, message_id, (text or "").strip(), attempt=attempts + 1,
-                                    job_id=job.id))
+                                    job_id=job.id, resumed=True))
 
     def start(self) -> None:
         """Starts claiming due work (retries, sends, timers) on the running event loop (idempotent)."""

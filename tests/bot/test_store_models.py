@@ -124,6 +124,35 @@ def test_slack_threads_move_to_desk_threads_and_back_with_no_row_lost(kind: str,
         db.dispose(url)
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_work_left_before_the_upgrade_becomes_claimable_jobs(kind: str, tmp_path: Path) -> None:
+    """0004: an inbound message still to process and a reply still to send, stored by a version
+    that kept that work in memory, each get their job; nothing else does."""
+    with temporary_database(kind, tmp_path) as url:
+        downgrade_core(url, "0003")
+        at = dt.datetime(2026, 12, 1, 10, 0)
+        with db.get_engine(url).begin() as conn:
+            conn.execute(text("INSERT INTO contacts (id, name, created_at, updated_at) VALUES (1, 'Ana', :at, :at)"), {"at": at})
+            conn.execute(text("INSERT INTO conversations (id, contact_id, status, created_at) VALUES ('c-1', 1, 'bot', :at)"),
+                         {"at": at})
+            for direction, status in (("in", "received"), ("in", "processed"), ("out", "pending"), ("out", "sent")):
+                conn.execute(text("INSERT INTO messages (conversation_id, direction, author, channel, delivery_status, "
+                                  "attempts, created_at) VALUES ('c-1', :d, :a, 'whatsapp', :s, 0, :at)"),
+                             {"d": direction, "a": "customer" if direction == "in" else "bot", "s": status, "at": at})
+        upgrade_core(url)
+        with db.get_engine(url).connect() as conn:
+            jobs = conn.execute(text("SELECT j.kind, m.delivery_status FROM jobs j JOIN messages m "
+                                     "ON CAST(m.id AS VARCHAR(64)) = j.ref ORDER BY j.kind")).all()
+            assert jobs == [("deliver", "pending"), ("inbound", "received")]
+            assert conn.scalar(text("SELECT count(*) FROM jobs WHERE claimed_by IS NULL")) == 2  # anyone's
+        command.check(alembic_config(url))  # the models say what the migrations made
+        downgrade_core(url, "0003")
+        assert "jobs" not in _tables(url)
+        with db.get_engine(url).connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM messages")) == 4
+        db.dispose(url)
+
+
 def test_upgrade_twice_is_a_no_op_and_downgrade_removes_everything(url: str) -> None:
     upgrade(url)
     assert STORE_TABLES <= _tables(url)
