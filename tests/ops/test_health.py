@@ -17,7 +17,11 @@ from typing import Iterator
 import httpx
 import pytest
 
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
 from bot.config import ROOT
+from bot.store.models import Job
 from tests.helpers import free_port, temporary_database, wait_for_port
 
 REDIS = os.environ.get("UNISONO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -38,6 +42,8 @@ class SlowStoppingHub:
 
 if sys.argv[2] == "slow-hub":
     bot.hub._hub = SlowStoppingHub()
+elif sys.argv[2].startswith("holding:"):  # the real hub, working on a job it claimed
+    bot.hub.get_hub().jobs.hold(int(sys.argv[2].split(":")[1]))
 app = Sanic("health_test")
 register([HealthInput()], app, "/webhooks/")
 app.run(host="127.0.0.1", port=int(sys.argv[1]), access_log=False, motd=False)
@@ -141,3 +147,25 @@ def test_sigterm_drains_health_turns_503_and_the_hub_is_stopped(tmp_path: Path, 
             process.kill()
     output = next(tmp_path.glob("server-*.log")).read_text()
     assert "hub stop called with grace 10.0" in output and "hub stopped" in output
+
+
+def test_sigterm_gives_back_the_claims_the_real_hub_holds(tmp_path: Path, postgres: str, redis_url: str) -> None:
+    """The core's Hub.stop: work this replica claimed is released at once, not left to its lease."""
+    from bot import jobs as queue
+
+    engine = create_engine(postgres)
+    with Session(engine) as session, session.begin():
+        job_id = queue.add(session, "inbound", "test-drain", owner="replica-test", lease=600)
+    process, _url = _serve(tmp_path, {"DATABASE_URL": postgres, "REDIS_URL": redis_url}, hub=f"holding:{job_id}")
+    try:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    with Session(engine) as session:
+        job = session.get(Job, job_id)
+        assert (job.claimed_by, job.lease_until) == (None, None)  # another replica may take it now
+        session.delete(job)
+        session.commit()
+    engine.dispose()
