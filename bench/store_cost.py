@@ -64,7 +64,7 @@ async def _conversation(index: int, replies: dict[str, list[list[dict[str, Any]]
     for n, text in enumerate(script):
         inbound = Inbound(channel=CHANNEL, address=address, text=text, provider_message_id=f"{address}:m{n}")
         with timed("accept"):
-            party, message_id = store.accept(inbound, text)
+            party, message_id, _job = store.accept(inbound, text)
         with timed("begin_turn"):
             store.begin_turn(party.conversation_id, message_id, language.detect(text), False)
         reply_ids = []

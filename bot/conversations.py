@@ -76,8 +76,9 @@ def _seen(session: Session, channel: str, provider_message_id: str) -> bool:
     ).first() is not None
 
 
-def accept(inbound: Inbound, text: str, owner: Optional[str] = None) -> Optional[tuple[Party, int]]:
-    """Dedupe, resolve and store in one transaction; None for a provider's retry.
+def accept(inbound: Inbound, text: str, owner: Optional[str] = None) -> Optional[tuple[Party, int, Optional[int]]]:
+    """Dedupe, resolve and store in one transaction: (party, message id, its processing job id),
+    or None for a provider's retry.
 
     When this returns, the message is committed: nothing acts on a message before that.
     """
@@ -93,8 +94,8 @@ def accept(inbound: Inbound, text: str, owner: Optional[str] = None) -> Optional
                 session.add(message)
                 session.flush()
                 # Its processing is durable work, claimed from birth by the replica that stored it.
-                jobs.add(session, INBOUND_JOB, str(message.id), owner=owner)
-                return party, message.id
+                job_id = jobs.add(session, INBOUND_JOB, str(message.id), owner=owner)
+                return party, message.id, job_id
         except IntegrityError:
             # A provider's retry or two first messages of one person raced with this one.
             if inbound.provider_message_id and is_duplicate(inbound.channel, inbound.provider_message_id):

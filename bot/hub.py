@@ -175,9 +175,9 @@ class Hub:
         stored = await db.call(conversations.accept, inbound, text, self.jobs.owner)
         if stored is None:
             return None
-        party, message_id = stored
+        party, message_id, job_id = stored
         self._stored(party.conversation_id, message_id)
-        return Accepted(inbound, party, message_id, text)
+        return Accepted(inbound, party, message_id, text, job_id=job_id)
 
     async def process(self, accepted: Accepted) -> Receipt:
         """Routes a stored message and sends the replies: one turn at a time per conversation,

@@ -10,16 +10,17 @@ the passes of the recovery loop are read from the server's log.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import sqlite3
 import time
 from typing import Iterator
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy import text as sql
 from sqlalchemy.engine import make_url
 
-from bot.db import get_engine
+from bot.db import get_engine, session_scope, utcnow
+from bot.store.models import Job
 from tests.connectors.support import TELEGRAM_SECRET, random_mobile, wait_until
 from tests.reliability.clients import (
     AGENTS,
@@ -73,10 +74,10 @@ def inbound(store: Store, channel: str, address: str) -> list:
 def claims_of(stack, message_ids: list[int]) -> list[tuple[str, int]]:
     """(owner, attempts) of each message's processing job while its lease runs; ("", -1) once
     the job is gone or its lease ran out."""
-    with get_engine(stack.database_url).connect() as conn:
-        rows = {ref: (owner, attempts, until) for ref, owner, attempts, until in conn.execute(
-            sql("SELECT ref, claimed_by, attempts, lease_until FROM jobs WHERE kind = 'inbound'"))}
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    with session_scope(stack.database_url) as session:
+        rows = {job.ref: (job.claimed_by, job.attempts, job.lease_until)
+                for job in session.execute(select(Job).where(Job.kind == "inbound")).scalars()}
+    now = utcnow()
     found = [rows.get(str(m)) for m in message_ids]
     return [(f[0] or "", f[1]) if f and f[2] and f[2] > now else ("", -1) for f in found]
 
