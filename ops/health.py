@@ -22,7 +22,6 @@ from sanic.response import HTTPResponse
 from sqlalchemy import text
 
 from bot import config, db
-from ops.quiet import replica_name
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +74,7 @@ async def readiness() -> tuple[int, dict[str, str]]:
     """The HTTP status and body of `GET /health`."""
     database, redis_state = await asyncio.gather(database_status(), redis_status())
     ready = not _draining and database == "ok" and redis_state in ("ok", "off")
-    body = {"status": "ok" if ready else "unavailable", "replica": replica_name(),
+    body = {"status": "ok" if ready else "unavailable", "replica": config.replica_name(),
             "database": database, "redis": redis_state}
     if _draining:
         body["draining"] = "yes"
@@ -86,7 +85,7 @@ async def drain(*_args: Any) -> None:
     """Stops taking work: health turns 503, then the hub finishes or releases its claims."""
     global _draining
     _draining = True
-    logger.info("replica %s is draining", replica_name())
+    logger.info("replica %s is draining", config.replica_name())
     from bot.hub import get_hub
 
     await get_hub().stop(HUB_STOP_GRACE_SECONDS)

@@ -17,7 +17,7 @@ import sys
 import warnings
 from typing import Any, Callable
 
-from bot import log_privacy
+from bot import config, log_privacy
 
 _show = warnings.showwarning
 
@@ -25,13 +25,6 @@ _show = warnings.showwarning
 def _show_unless_deprecation(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
     if not issubclass(category, (DeprecationWarning, PendingDeprecationWarning)):
         _show(message, category, *args, **kwargs)
-
-
-def replica_name() -> str:
-    """This process's name in logs and /health: REPLICA_NAME, default hostname-pid."""
-    from bot import config
-
-    return config.replica_name()
 
 
 def tag_replica(name: str | None = None) -> None:
@@ -43,7 +36,7 @@ def tag_replica(name: str | None = None) -> None:
     current = logging.getLogRecordFactory()
     if getattr(current, "_unisono_replica", False):
         return
-    tag = f"[{name or replica_name()}] "
+    tag = f"[{name or config.replica_name()}] "
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = current(*args, **kwargs)

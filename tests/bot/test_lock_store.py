@@ -15,17 +15,6 @@ from rasa.core.lock_store import LockStore
 
 from bot.lock_store import UnisonoLockStore
 from bot.turn_lock import Lease, LeaseLost, LocalTurnLocks, RedisTurnLocks, current_lease, get_turn_locks
-from tests.helpers_redis import redis_url_or_skip, unique_prefix
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    return redis_url_or_skip()
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    yield from unique_prefix(redis_url)
 
 
 @pytest.fixture

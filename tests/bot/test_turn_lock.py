@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import redis
@@ -18,19 +17,8 @@ import redis
 from bot.turn_lock import (
     LeaseLost, LocalTurnLocks, RedisTurnLocks, current_lease, get_turn_locks, turn_locks_from_env,
 )
-from tests.helpers_redis import redis_url_or_skip, unique_prefix
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    return redis_url_or_skip()
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    yield from unique_prefix(redis_url)
 
 
 async def _contend(locks: list, conversation_id: str, turns: int) -> list[tuple[float, float, int]]:
