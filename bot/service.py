@@ -3,7 +3,8 @@
 Read from `service.yml` at the repository root. It is a fact about the whole service, not about
 one channel: the agents' desk tells after-hours customers when we open, and the SLA and notice
 features read the same calendar. Without the file, the hours are Monday to Friday 9:00-19:00 and
-Saturday 9:00-14:00, Mexico City time.
+Saturday 9:00-14:00, Mexico City time, closed on Mexico's federal holidays. Business time (how long
+a customer waited in working hours, when an SLA falls due) is counted on this calendar.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -21,6 +22,7 @@ from bot.config import ROOT
 SERVICE_FILE = ROOT / "service.yml"
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DEFAULT_ZONE = "America/Mexico_City"
+DEFAULT_NATIONAL_HOLIDAYS = "MX"  # the market we serve first
 DEFAULT_HOURS = {day: "09:00-19:00" for day in DAYS[:5]} | {"saturday": "09:00-14:00", "sunday": "closed"}
 
 Range = tuple[dt.time, dt.time]
@@ -67,6 +69,7 @@ class Calendar:
     zone: ZoneInfo
     hours: dict[int, Range]
     holidays: frozenset[dt.date] = field(default_factory=frozenset)
+    national_holidays: Optional[str] = None  # "MX": Mexico's federal rest days (Ley Federal del Trabajo, art. 74)
 
     def __post_init__(self) -> None:
         if not self.hours:
@@ -78,8 +81,53 @@ class Calendar:
             raise ValueError("naive datetime refused: pass an aware datetime")
         return now.astimezone(self.zone)
 
+    def is_holiday(self, day: dt.date) -> bool:
+        """A listed holiday, or a national one when the file names the country."""
+        return day in self.holidays or (self.national_holidays == "MX" and day in mexico_federal_holidays(day.year))
+
     def _span(self, day: dt.date) -> Optional[Range]:
-        return None if day in self.holidays else self.hours.get(day.weekday())
+        return None if self.is_holiday(day) else self.hours.get(day.weekday())
+
+    def _open_spans(self, first: dt.date, last: dt.date) -> Iterator[tuple[dt.datetime, dt.datetime]]:
+        """The opening spans of the local days first..last, as aware datetimes (UTC)."""
+        day = first
+        while day <= last:
+            span = self._span(day)
+            if span is not None:
+                opening = dt.datetime.combine(day, span[0], tzinfo=self.zone)
+                closing = (dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=self.zone)
+                           if span[1] == dt.time.max else dt.datetime.combine(day, span[1], tzinfo=self.zone))
+                yield opening.astimezone(dt.timezone.utc), closing.astimezone(dt.timezone.utc)
+            day += dt.timedelta(days=1)
+
+    def business_seconds(self, start: dt.datetime, end: dt.datetime) -> float:
+        """Seconds of opening hours between two aware instants (0 when end <= start): how long a
+        customer waited in the time people work, which is what an SLA promises."""
+        if end <= start:
+            return 0.0
+        first, last = self.local(start).date(), self.local(end).date()
+        total = 0.0
+        for opening, closing in self._open_spans(first, last):
+            overlap = (min(closing, end) - max(opening, start)).total_seconds()
+            total += max(overlap, 0.0)
+        return total
+
+    def add_business(self, start: dt.datetime, seconds: float) -> dt.datetime:
+        """The instant when `seconds` of opening hours have passed since `start` (aware, in the
+        service's zone): a promise that lands on a working time, never at 00:27 on a Tuesday."""
+        left = max(float(seconds), 0.0)
+        day = self.local(start).date()
+        start_utc = start.astimezone(dt.timezone.utc)
+        for offset in range(0, 3660):  # ten years of days: enough for any SLA, ends on odd calendars
+            for opening, closing in self._open_spans(day + dt.timedelta(days=offset), day + dt.timedelta(days=offset)):
+                begin = max(opening, start_utc)
+                if begin >= closing:
+                    continue
+                available = (closing - begin).total_seconds()
+                if left <= available and (left > 0 or begin < closing):
+                    return (begin + dt.timedelta(seconds=left)).astimezone(self.zone)
+                left -= available
+        raise ServiceConfigError("service.yml: no opening hours found within ten years")  # pragma: no cover
 
     def is_open(self, now: dt.datetime) -> bool:
         """Whether people are working at `now` (an aware datetime)."""
@@ -92,7 +140,7 @@ class Calendar:
         local = self.local(now)
         if self.is_open(local):
             return None
-        for offset in range(len(self.holidays) + 8):  # every holiday can push it one day further
+        for offset in range(len(self.holidays) + 16):  # every holiday can push it one day further
             day = local.date() + dt.timedelta(days=offset)
             span = self._span(day)
             if span is None:
@@ -155,7 +203,34 @@ def parse(data: Any, source: str = "service.yml") -> Calendar:
             holidays.add(value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)))
         except ValueError as error:
             raise ServiceConfigError(f"{source}: holiday {value!r} is not YYYY-MM-DD") from error
-    return Calendar(zone, hours, frozenset(holidays))
+    national = data.get("national_holidays", DEFAULT_NATIONAL_HOLIDAYS)
+    national = None if national in (None, False) or str(national).lower() == "none" else str(national).upper()
+    if national is not None and national not in NATIONAL_HOLIDAYS:
+        raise ServiceConfigError(f"{source}: national_holidays {national!r} is not one of {sorted(NATIONAL_HOLIDAYS)} or none")
+    return Calendar(zone, hours, frozenset(holidays), national)
+
+
+def _nth_monday(year: int, month: int, nth: int) -> dt.date:
+    first = dt.date(year, month, 1)
+    return first + dt.timedelta(days=(7 - first.weekday()) % 7 + 7 * (nth - 1))
+
+
+@functools.lru_cache(maxsize=64)
+def mexico_federal_holidays(year: int) -> frozenset[dt.date]:
+    """Mexico's mandatory rest days (Ley Federal del Trabajo, art. 74): New Year, Constitution Day
+    (first Monday of February), Benito Juárez (third Monday of March), Labour Day, Independence
+    Day, Revolution Day (third Monday of November), Christmas, and the day the federal executive
+    changes hands every six years (1 October from 2024; 1 December before)."""
+    days = {dt.date(year, 1, 1), _nth_monday(year, 2, 1), _nth_monday(year, 3, 3), dt.date(year, 5, 1),
+            dt.date(year, 9, 16), _nth_monday(year, 11, 3), dt.date(year, 12, 25)}
+    if year >= 2024 and (year - 2024) % 6 == 0:
+        days.add(dt.date(year, 10, 1))
+    elif year < 2024 and (2024 - year) % 6 == 0:
+        days.add(dt.date(year, 12, 1))
+    return frozenset(days)
+
+
+NATIONAL_HOLIDAYS = {"MX": mexico_federal_holidays}
 
 
 def load(path: Optional[Path] = None) -> Calendar:

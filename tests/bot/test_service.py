@@ -88,3 +88,63 @@ def test_a_wrong_file_is_refused_with_what_is_wrong(data: dict, complaint: str) 
 def test_naive_times_are_refused() -> None:
     with pytest.raises(ValueError):
         service.calendar().is_open(dt.datetime(2025, 11, 26, 11, 0))
+
+
+def _local(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=MEXICO_CITY)
+
+
+@pytest.mark.parametrize(
+    "year, expected",
+    [
+        (2026, ["2026-01-01", "2026-02-02", "2026-03-16", "2026-05-01", "2026-09-16", "2026-11-16", "2026-12-25"]),
+        (2024, ["2024-01-01", "2024-02-05", "2024-03-18", "2024-05-01", "2024-09-16", "2024-10-01",
+                "2024-11-18", "2024-12-25"]),
+    ],
+)
+def test_mexico_federal_holidays(year: int, expected: list[str]) -> None:
+    assert sorted(service.mexico_federal_holidays(year)) == [dt.date.fromisoformat(d) for d in expected]
+
+
+def test_national_holidays_close_the_service_unless_switched_off() -> None:
+    revolution_day = _local("2026-11-16 11:00")  # a Monday
+    assert not service.parse({}).is_open(revolution_day)
+    assert service.parse({}).next_opening(revolution_day) == _local("2026-11-17 09:00")
+    assert service.parse({"national_holidays": "none"}).is_open(revolution_day)
+    with pytest.raises(ServiceConfigError, match="national_holidays"):
+        service.parse({"national_holidays": "XX"})
+
+
+@pytest.mark.parametrize(
+    "start, end, hours",
+    [
+        ("2025-11-26 10:00", "2025-11-26 10:30", 0.5),  # inside one working day
+        ("2025-11-26 18:00", "2025-11-27 10:00", 2.0),  # across the night
+        ("2025-11-28 18:00", "2025-12-01 10:00", 7.0),  # Friday 1 h + Saturday 5 h + Monday 1 h
+        ("2025-11-30 08:00", "2025-11-30 20:00", 0.0),  # Sunday: closed
+        ("2025-11-26 11:00", "2025-11-26 10:00", 0.0),  # end before start
+    ],
+)
+def test_business_seconds_count_only_opening_hours(start: str, end: str, hours: float) -> None:
+    calendar = service.parse({})
+    assert calendar.business_seconds(_local(start), _local(end)) == hours * 3600
+    assert calendar.business_seconds(_local(start).astimezone(dt.timezone.utc), _local(end)) == hours * 3600
+
+
+@pytest.mark.parametrize(
+    "start, hours, due",
+    [
+        ("2026-12-08 00:27", 24, "2026-12-10 13:00"),  # a ticket opened at night: 10 h a day from 9:00
+        ("2026-12-08 10:00", 4, "2026-12-08 14:00"),
+        ("2026-12-11 18:00", 2, "2026-12-12 10:00"),  # Friday evening -> Saturday morning
+        ("2026-12-12 13:00", 2, "2026-12-14 10:00"),  # Saturday closes at 14:00 -> Monday
+        ("2026-12-24 18:00", 2, "2026-12-26 10:00"),  # Christmas (a federal holiday) skipped
+        ("2026-12-06 12:00", 0, "2026-12-07 09:00"),  # Sunday, nothing to add: the next opening
+    ],
+)
+def test_add_business_lands_on_a_working_time(start: str, hours: float, due: str) -> None:
+    calendar = service.parse({})
+    result = calendar.add_business(_local(start), hours * 3600)
+    assert result == _local(due)
+    assert hours == 0 or calendar.is_open(result - dt.timedelta(seconds=1))
+    assert calendar.business_seconds(_local(start), result) == hours * 3600
