@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from bot import jobs
 from bot.db import session_scope, utcnow
 from bot.messages import Button, Inbound, Outbound
+from bot.store import cycles
 from bot.store.models import ChannelIdentity, Contact, Conversation, Message
 from bot.store.normalize import canonical_phone, normalize_email
 from bot.turn_lock import LeaseLost
@@ -76,11 +77,13 @@ def _seen(session: Session, channel: str, provider_message_id: str) -> bool:
     ).first() is not None
 
 
-def accept(inbound: Inbound, text: str, owner: Optional[str] = None) -> Optional[tuple[Party, int, Optional[int]]]:
+def accept(inbound: Inbound, text: str, owner: Optional[str] = None,
+           at: Optional[dt.datetime] = None) -> Optional[tuple[Party, int, Optional[int]]]:
     """Dedupe, resolve and store in one transaction: (party, message id, its processing job id),
-    or None for a provider's retry.
+    or None for a provider's retry. The message's session is kept in the same transaction.
 
-    When this returns, the message is committed: nothing acts on a message before that.
+    When this returns, the message is committed: nothing acts on a message before that. `at`:
+    when it arrived (default now; tests pass their clock).
     """
     phone = canonical_phone(inbound.verified_phone) if inbound.verified_phone else None
     email = normalize_email(inbound.verified_email) if inbound.verified_email else None
@@ -90,14 +93,16 @@ def accept(inbound: Inbound, text: str, owner: Optional[str] = None) -> Optional
                 if inbound.provider_message_id and _seen(session, inbound.channel, inbound.provider_message_id):
                     return None
                 party = _resolve(session, inbound, phone, email)
-                message = _inbound_message(party, inbound, text)
+                message = _inbound_message(party, inbound, text, at or utcnow())
                 session.add(message)
                 session.flush()
+                cycles.customer_message(session, party.conversation_id, inbound.channel, message.created_at,
+                                        party.status)
                 # Its processing is durable work, claimed from birth by the replica that stored it.
                 job_id = jobs.add(session, INBOUND_JOB, str(message.id), owner=owner)
                 return party, message.id, job_id
         except IntegrityError:
-            # A provider's retry or two first messages of one person raced with this one.
+            # A provider's retry, or two first messages of one person (or of one session) raced with this one.
             if inbound.provider_message_id and is_duplicate(inbound.channel, inbound.provider_message_id):
                 return None
             if attempt == 2:
@@ -146,6 +151,7 @@ def merge_contacts(session: Session, source: Contact, target: Contact) -> None:
     source_conversations = [
         c.id for c in session.execute(select(Conversation).where(Conversation.contact_id == source.id)).scalars()
     ]
+    cycles.move(session, source_conversations, keep.id)
     if source_conversations:
         session.execute(
             update(Message)
@@ -249,7 +255,7 @@ def _resolve(session: Session, inbound: Inbound, phone: Optional[str], email: Op
     return Party(contact.id, conversation.id, conversation.status, conversation.language or contact.language, identity.id)
 
 
-def _inbound_message(party: Party, inbound: Inbound, text: str) -> Message:
+def _inbound_message(party: Party, inbound: Inbound, text: str, at: dt.datetime) -> Message:
     payload: dict[str, Any] = {}
     if inbound.payload:
         payload["button_payload"] = inbound.payload
@@ -266,16 +272,18 @@ def _inbound_message(party: Party, inbound: Inbound, text: str) -> Message:
         text=text,
         payload=payload or None,
         delivery_status="received",
+        created_at=at,
     )
 
 
-def store_inbound(party: Party, inbound: Inbound, text: str) -> int:
+def store_inbound(party: Party, inbound: Inbound, text: str, at: Optional[dt.datetime] = None) -> int:
     """Writes the message before anything acts on it; raises Duplicate on a provider retry."""
     try:
         with session_scope() as session:
-            message = _inbound_message(party, inbound, text)
+            message = _inbound_message(party, inbound, text, at or utcnow())
             session.add(message)
             session.flush()
+            cycles.customer_message(session, party.conversation_id, inbound.channel, message.created_at, party.status)
             return message.id
     except IntegrityError as error:
         raise Duplicate(inbound.provider_message_id) from error
@@ -299,11 +307,14 @@ def add_outbound(
 
 def add_reply(
     session: Session, conversation_id: str, channel: str, outbound: Outbound, author: str = "bot", private: bool = False,
-    reply_to: Optional[int] = None, owner: Optional[str] = None,
+    reply_to: Optional[int] = None, owner: Optional[str] = None, at: Optional[dt.datetime] = None,
 ) -> tuple[int, Optional[int]]:
     """(message id, delivery job id): the reply stored, and for a public one its delivery job,
-    claimed by `owner` from birth when given (the outbox, about to send it)."""
+    claimed by `owner` from birth when given (the outbox, about to send it). A fallback's answer
+    counts, once per message it answers, in the session's not-understood messages."""
     message = Message(
+        created_at=at or utcnow(),
+        response=outbound.response,
         reply_to=reply_to,
         conversation_id=conversation_id,
         direction="out",
@@ -318,12 +329,24 @@ def add_reply(
     session.flush()
     if private:
         return message.id, None
+    if outbound.response in cycles.FALLBACK_RESPONSES and not _fallback_before(session, message):
+        cycles.fallback_answered(session, conversation_id)
     session.execute(
         update(Conversation)
         .where(Conversation.id == conversation_id, Conversation.first_response_at.is_(None))
         .values(first_response_at=utcnow())
     )
     return message.id, jobs.add(session, DELIVER_JOB, str(message.id), owner=owner)
+
+
+def _fallback_before(session: Session, reply: Message) -> bool:
+    """Whether the message `reply` answers already had an answer of the fallback (a split reply)."""
+    if reply.reply_to is None:
+        return False
+    return session.execute(
+        select(Message.id).where(Message.reply_to == reply.reply_to, Message.id != reply.id,
+                                 Message.response.in_(sorted(cycles.FALLBACK_RESPONSES))).limit(1)
+    ).first() is not None
 
 
 def mark_processed(message_id: int) -> None:

@@ -7,10 +7,14 @@ the agents are done, the desk calls `resume()` so that Rasa takes the conversati
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any, Optional
 
+from sqlalchemy import update
+
 from bot.db import session_scope, utcnow
+from bot.store import cycles
 from bot.store.models import Contact, Conversation
 
 logger = logging.getLogger(__name__)
@@ -21,8 +25,11 @@ def request(
     reason: str,
     channel: Optional[str] = None,
     language: Optional[str] = None,
+    at: Optional[dt.datetime] = None,
 ) -> bool:
-    """Marks the conversation `waiting_agent`; False when it already was with a person."""
+    """Marks the conversation `waiting_agent` and opens a hand-off episode (bot/store/cycles.py)
+    on the channel the customer last wrote from; False when it already was with a person."""
+    at = at or utcnow()
     with session_scope() as session:
         conversation = session.get(Conversation, conversation_id)
         if conversation is None:
@@ -33,12 +40,19 @@ def request(
                 id=conversation_id, contact_id=contact.id, last_channel=channel, language=language
             )
             session.add(conversation)
-        if conversation.status in ("waiting_agent", "agent"):
-            return False
-        conversation.status = "waiting_agent"
-        conversation.handed_off_at = utcnow()
+            session.flush()
+        # One conditional UPDATE: of two requests racing, one opens the episode.
+        values: dict[str, Any] = {"status": "waiting_agent", "handed_off_at": at}
         if language:
-            conversation.language = language
+            values["language"] = language
+        changed = session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id, Conversation.status.not_in(cycles.WITH_PEOPLE))
+            .values(**values).execution_options(synchronize_session=False)
+        ).rowcount
+        if not changed:
+            return False
+        cycles.handoff_requested(session, conversation_id, conversation.last_channel or channel, at)
     logger.info("conversation %s handed off (%s)", conversation_id, reason)
     return True
 

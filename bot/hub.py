@@ -114,6 +114,17 @@ def _offered_payload(accepted: Accepted, party: Party, turn: conversations.Turn)
     return payload
 
 
+class _Collector(CollectingOutputChannel):
+    """Rasa's collecting channel, also keeping which response (utter_...) said each message: Rasa
+    passes it along and the plain collector drops it. The fallback's answers are told by it."""
+
+    async def send_response(self, recipient_id: str, message: dict) -> None:
+        before = len(self.messages)
+        await super().send_response(recipient_id, dict(message))
+        for collected in self.messages[before:]:
+            collected["response"] = message.get("utter_action")
+
+
 # The turn this task runs: (inbound message id, fencing token). Replies stored meanwhile answer
 # that message, and are refused once a newer turn holds the conversation.
 _current_turn: contextvars.ContextVar[Optional[tuple[int, int]]] = contextvars.ContextVar("turn", default=None)
@@ -341,7 +352,7 @@ class Hub:
     ) -> list[Outbound]:
         if self.rasa is None:
             raise RuntimeError("the hub has no Rasa handler attached")
-        collector = CollectingOutputChannel()
+        collector = _Collector()
         await self.rasa(
             UserMessage(
                 text,

@@ -18,12 +18,17 @@ class Button:
 
 @dataclass(frozen=True)
 class Outbound:
-    """One reply: text, optionally with buttons (quick replies), an image or a list of items."""
+    """One reply: text, optionally with buttons (quick replies), an image or a list of items.
+
+    `response` is the Rasa response that said it (utter_...), when Rasa did: stored with the
+    reply for the service's figures, never shown (it is not part of the JSON clients get).
+    """
 
     text: str = ""
     buttons: tuple[Button, ...] = ()
     image: Optional[str] = None
     items: tuple[str, ...] = ()
+    response: Optional[str] = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"text": self.text}
@@ -57,6 +62,7 @@ class Outbound:
             ),
             image=message.get("image"),
             items=tuple(str(i) for i in custom.get("items") or ()),
+            response=message.get("response"),
         )
 
 

@@ -22,6 +22,7 @@ from bot import conversations, db, jobs
 from bot.conversations import DELIVER_JOB
 from bot.db import session_scope, utcnow
 from bot.messages import Outbound
+from bot.store import cycles
 from bot.store.models import ChannelIdentity, Conversation, Message
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class Pending:
     outbound: Outbound
     attempts: int
     job_id: Optional[int] = None  # its delivery job, when this replica holds it
+    conversation_id: Optional[str] = None
+    author: str = "bot"
 
 
 def backoff(attempts: int, retry_after: Optional[float] = None) -> float:
@@ -99,6 +102,8 @@ class Outbox:
                 address=_address(session, message.conversation_id, message.channel),
                 outbound=Outbound.from_json(message.payload, message.text or ""),
                 attempts=message.attempts,
+                conversation_id=message.conversation_id,
+                author=message.author,
             )
 
     def _mark(self, message_id: int, again_at: Optional[dt.datetime] = None, **values) -> None:
@@ -118,7 +123,8 @@ class Outbox:
             message_id, job_id = conversations.add_reply(session, conversation_id, channel, outbound, author,
                                                          reply_to=reply_to, owner=self.owner)
             address = _address(session, conversation_id, channel)
-        return Pending(id=message_id, channel=channel, address=address, outbound=outbound, attempts=0, job_id=job_id)
+        return Pending(id=message_id, channel=channel, address=address, outbound=outbound, attempts=0, job_id=job_id,
+                       conversation_id=conversation_id, author=author)
 
     async def deliver(self, message: "int | Pending") -> str:
         """One attempt at sending a pending message; returns its delivery status afterwards.
@@ -161,8 +167,7 @@ class Outbox:
             return await self._failed(pending, failure, attempts)
         finally:
             self.scheduler.let_go(pending.job_id)
-        await db.call(self._mark, message_id, delivery_status="sent", provider_message_id=provider_id,
-                      attempts=attempts, sent_at=utcnow(), error=None)
+        await db.call(mark_sent, pending, provider_id, attempts)
         return "sent"
 
     async def _failed(self, pending: Pending, failure: Exception, attempts: int) -> str:
@@ -192,6 +197,20 @@ class Outbox:
     def start(self) -> None:
         """Starts claiming due work on the running event loop (idempotent)."""
         self.scheduler.start()
+
+
+def mark_sent(pending: Pending, provider_id: Optional[str], attempts: int, at: Optional[dt.datetime] = None) -> None:
+    """The provider took the message at `at` (default now): recorded, its job done, and a first
+    response of the bot (in its session) or of an agent (in the hand-off) noted, in one transaction."""
+    at = at or utcnow()
+    with session_scope() as session:
+        session.execute(update(Message).where(Message.id == pending.id).values(
+            delivery_status="sent", provider_message_id=provider_id, attempts=attempts, sent_at=at, error=None))
+        jobs.settle(session, DELIVER_JOB, str(pending.id))
+        if pending.conversation_id and pending.author == "bot":
+            cycles.bot_reply_sent(session, pending.conversation_id, at)
+        elif pending.conversation_id and pending.author == "agent":
+            cycles.agent_reply_sent(session, pending.conversation_id, at)
 
 
 def sent_parts(message_id: int) -> list[str]:

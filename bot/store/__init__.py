@@ -1,7 +1,8 @@
 """The shared conversation store: contacts, their channel identities, conversations and messages.
 
-Also the agents' desk's own table (`desk_threads`, bot/store/desk.py): imported here so that
-whoever loads the store's tables (Alembic, tests) gets it too.
+Also the agents' desk's own table (`desk_threads`, bot/store/desk.py) and the care cycles'
+(`care_sessions`, `handoffs`, bot/store/cycles.py): imported here so that whoever loads the
+store's tables (Alembic, tests) gets them too.
 """
 from bot.store.models import (
     AUTHORS,
@@ -20,11 +21,13 @@ from bot.store.models import (
     Message,
 )
 from bot.store.desk import DeskThread
+from bot.store.cycles import CareSession, Handoff
 from bot.store.normalize import canonical_phone, normalize_email, phone_variants, same_phone
 
 __all__ = [
     "AUTHORS",
     "CHANNELS",
+    "CareSession",
     "CONVERSATION_STATUSES",
     "DELIVERY_STATUSES",
     "DIRECTIONS",
@@ -33,6 +36,7 @@ __all__ = [
     "ChannelIdentity",
     "Contact",
     "DeskThread",
+    "Handoff",
     "Conversation",
     "Job",
     "LinkAttempt",

@@ -18,6 +18,7 @@ from sqlalchemy import Column, ForeignKey, String, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import Base, session_scope, utcnow
+from bot.store import cycles
 from bot.store.models import ChannelIdentity, Contact, Conversation, Message
 
 WITH_PEOPLE = ("waiting_agent", "agent")
@@ -169,8 +170,9 @@ def waiting() -> list[Snapshot]:
 
 
 # -- who holds the conversation -----------------------------------------------------------------
-def claim(conversation_id: str, agent: str) -> bool:
-    """waiting_agent -> agent for `agent`; False when someone else got there first."""
+def claim(conversation_id: str, agent: str, at: Optional[dt.datetime] = None) -> bool:
+    """waiting_agent -> agent for `agent` (and the hand-off's claim, at `at`); False when someone
+    else got there first."""
     with session_scope() as session:
         result = session.execute(
             update(Conversation)
@@ -178,16 +180,21 @@ def claim(conversation_id: str, agent: str) -> bool:
             .values(status="agent", assigned_agent=agent)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            return False
+        cycles.handoff_claimed(session, conversation_id, agent, at or utcnow())
+        return True
 
 
-def finish(conversation_id: str, status: str, agent: str) -> bool:
-    """Ends the agents' turn: `closed` (resolved, CSAT follows) or `bot` (returned, no CSAT).
+def finish(conversation_id: str, status: str, agent: str, at: Optional[dt.datetime] = None) -> bool:
+    """Ends the agents' turn: `closed` (resolved, CSAT follows) or `bot` (returned, no CSAT), and
+    with it the hand-off episode, at `at` (default now).
 
     False when the conversation was no longer with the agents (a double click, two agents).
     """
     if status not in ("closed", "bot"):
         raise ValueError(status)
+    at = at or utcnow()
     with session_scope() as session:
         current = session.get(Conversation, conversation_id)
         if current is None or current.status not in WITH_PEOPLE:
@@ -195,7 +202,7 @@ def finish(conversation_id: str, status: str, agent: str) -> bool:
         values: dict[str, Any] = {"status": status}
         if status == "closed":
             values.update(
-                resolved_at=utcnow(), csat=None, csat_agent=None, assigned_agent=current.assigned_agent or agent
+                resolved_at=at, csat=None, csat_agent=None, assigned_agent=current.assigned_agent or agent
             )
         else:
             values.update(assigned_agent=None)
@@ -205,12 +212,23 @@ def finish(conversation_id: str, status: str, agent: str) -> bool:
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            return False
+        cycles.handoff_ended(session, conversation_id, "resolved" if status == "closed" else "returned", agent, at)
+        return True
 
 
-def record_csat(conversation_id: str, score: int, within: dt.timedelta) -> tuple[bool, Optional[str]]:
+def csat_asked(conversation_id: str, at: Optional[dt.datetime] = None) -> None:
+    """The survey question is on its way to the customer (after a resolve)."""
+    with session_scope() as session:
+        cycles.csat_asked(session, conversation_id, at or utcnow())
+
+
+def record_csat(conversation_id: str, score: int, within: dt.timedelta,
+                at: Optional[dt.datetime] = None) -> tuple[bool, Optional[str]]:
     """Stores the survey answer once: (stored, rated agent); not stored when no survey is open."""
-    since = utcnow() - within
+    at = at or utcnow()
+    since = at - within
     with session_scope() as session:
         current = session.get(Conversation, conversation_id)
         if current is None:
@@ -228,7 +246,10 @@ def record_csat(conversation_id: str, score: int, within: dt.timedelta) -> tuple
             .values(csat=score, csat_agent=agent)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1, agent
+        if result.rowcount != 1:
+            return False, agent
+        cycles.csat_answered(session, conversation_id, score, at)
+        return True, agent
 
 
 # -- done-once markers --------------------------------------------------------------------------

@@ -146,6 +146,7 @@ class Message(Base):
         _one_of("delivery_status", DELIVERY_STATUSES, "delivery_status"),
         Index(None, "conversation_id", "id"),
         Index(None, "delivery_status", "next_attempt_at"),
+        Index(None, "response", "created_at"),
     )
 
     id = Column(Integer, primary_key=True)
@@ -174,6 +175,8 @@ class Message(Base):
     turn_started_at = Column(UTCDateTime)
     turn_ended_at = Column(UTCDateTime)
     processed_by = Column(String(100))
+    # A bot reply's Rasa response (utter_...): the fallback's answers are recognised by it (KPIs).
+    response = Column(String(64))
 
     conversation = relationship("Conversation", back_populates="messages")
 

@@ -258,6 +258,8 @@ class SlackDesk:
             await self._say_in_thread(current.thread_ts, agent_text(done, agent=agent))
         key = "csat_question" if status == "closed" else "returned"
         await self.hub.send(conversation_id, Outbound(customer_text(key, current.language)), author="system")
+        if status == "closed":
+            store.csat_asked(conversation_id)  # the hand-off's survey counts as sent (KPIs)
         logger.info("conversation %s %s by %s", conversation_id, done, agent)
         return None
 

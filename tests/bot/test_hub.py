@@ -11,6 +11,7 @@ from bot import conversations
 from bot.db import session_scope, utcnow
 from bot.hub import Hub, choose_option
 from bot.messages import Button, Inbound, Outbound
+from bot.store.cycles import CareSession
 from bot.store.models import Conversation, Job, Message
 
 pytestmark = pytest.mark.model
@@ -68,6 +69,18 @@ def test_a_provider_retry_is_processed_once(hub):
     with session_scope() as session:
         stored = session.execute(select(Message).where(Message.provider_message_id == inbound.provider_message_id)).scalars().all()
         assert len(stored) == 1 and stored[0].delivery_status == "processed"
+
+
+def test_each_reply_keeps_the_response_that_said_it_and_the_fallback_s_are_counted_in_the_session(hub):
+    address = f"w{uuid.uuid4().hex}"
+    greeted = hub.run(hub.receive(web(address, "hola")))
+    missed = hub.run(hub.receive(web(address, "?")))
+    with session_scope() as session:
+        responses = [session.get(Message, i).response for i in greeted.replies + missed.replies]
+        care = session.execute(select(CareSession).where(CareSession.conversation_id == missed.conversation_id)).scalars().all()
+    assert all(r and r.startswith("utter_") for r in responses) and responses[-1] == "utter_fallback"
+    assert [(c.channel, c.messages, c.fallbacks, c.handoffs) for c in care] == [("webchat", 2, 1, 0)]
+    assert care[0].first_reply_at is not None and 0 <= care[0].reply_s < 60  # sent by the outbox, the first reply
 
 
 def test_message_is_stored_even_when_rasa_fails_and_the_customer_hears_back(chat):

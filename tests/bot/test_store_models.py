@@ -27,7 +27,7 @@ from bot.store import (
 from ops.migrate import alembic_config, downgrade, downgrade_core, upgrade, upgrade_core
 
 STORE_TABLES = {"contacts", "channel_identities", "conversations", "messages", "link_codes", "link_attempts",
-                "desk_threads", "jobs"}
+                "desk_threads", "jobs", "care_sessions", "handoffs"}
 BUSINESS_TABLES = {"branches", "products", "stock", "customers", "distributors", "orders", "order_items",
                    "tickets"}
 
@@ -61,7 +61,7 @@ def _tables(url: str) -> set[str]:
 def test_upgrade_on_an_empty_database_creates_every_table(url: str) -> None:
     assert _tables(url) == STORE_TABLES | BUSINESS_TABLES | {"alembic_version", "backend_alembic_version"}
     with db.get_engine(url).connect() as conn:
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0004"
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0008_care_cycles"
         assert conn.scalar(text("SELECT version_num FROM backend_alembic_version")) == "b0001"
 
 
@@ -150,6 +150,56 @@ def test_work_left_before_the_upgrade_becomes_claimable_jobs(kind: str, tmp_path
         assert "jobs" not in _tables(url)
         with db.get_engine(url).connect() as conn:
             assert conn.scalar(text("SELECT count(*) FROM messages")) == 4
+        db.dispose(url)
+
+
+def _insert_message(conn, conversation: str, direction: str, author: str, channel: str, at: dt.datetime,
+                    sent: bool = False) -> None:
+    conn.execute(text("INSERT INTO messages (conversation_id, direction, author, channel, delivery_status, attempts, "
+                      "private, created_at, sent_at) VALUES (:c, :d, :a, :ch, :s, 0, :p, :at, :sent)"),
+                 {"c": conversation, "d": direction, "a": author, "ch": channel, "s": "sent" if sent else "processed",
+                  "p": False, "at": at, "sent": at if sent else None})
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_care_cycles_are_derived_from_the_messages_and_conversations_already_stored(kind: str, tmp_path: Path) -> None:
+    """0008: sessions split at gaps over an hour, the conversation's last hand-off with its
+    times, agent and rating, a returned one; the tables and the column go on downgrade."""
+    start = dt.datetime(2026, 12, 1, 16, 0)  # Tuesday 10:00 in Mexico City (naive UTC, as stored)
+    minutes = lambda n: start + dt.timedelta(minutes=n)  # noqa: E731
+    with temporary_database(kind, tmp_path) as url:
+        downgrade_core(url, "0004")
+        with db.get_engine(url).begin() as conn:
+            conn.execute(text("INSERT INTO contacts (id, name, created_at, updated_at) VALUES (1, 'Ana', :at, :at)"), {"at": start})
+            conn.execute(text("INSERT INTO conversations (id, contact_id, status, created_at, handed_off_at, resolved_at, "
+                              "csat, assigned_agent, last_channel) VALUES ('c-1', 1, 'closed', :at, :h, :r, 4, 'U1', 'whatsapp'), "
+                              "('c-2', 1, 'bot', :at, :h2, NULL, NULL, NULL, 'telegram'), ('c-3', 1, 'bot', :at, NULL, NULL, NULL, NULL, NULL)"),
+                         {"at": start, "h": minutes(10), "r": minutes(30), "h2": minutes(60)})
+            for at, direction, author, sent in ((0, "in", "customer", False), (0.05, "out", "bot", True), (5, "in", "customer", False),
+                                                (10, "in", "customer", False), (15, "out", "agent", True), (31, "in", "customer", False),
+                                                (180, "in", "customer", False), (180.02, "out", "bot", True)):
+                _insert_message(conn, "c-1", direction, author, "whatsapp", minutes(at), sent)
+            _insert_message(conn, "c-2", "in", "customer", "telegram", minutes(59))
+        upgrade_core(url)
+        command.check(alembic_config(url))
+        with db.get_engine(url).connect() as conn:
+            sessions = conn.execute(text("SELECT conversation_id, seq, channel, messages, handoffs, reply_s, reply_business_s, "
+                                         "day FROM care_sessions ORDER BY conversation_id, seq")).all()
+            handoffs = conn.execute(text("SELECT h.conversation_id, h.channel, h.outcome, h.reply_s, h.resolution_s, "
+                                         "h.resolution_business_s, h.csat, h.agent, s.seq, h.csat_answered_at, h.ended_at "
+                                         "FROM handoffs h LEFT JOIN care_sessions s ON s.id = h.session_id "
+                                         "ORDER BY h.conversation_id")).all()
+        day = dt.date(2026, 12, 1)
+        assert [tuple(row[:7]) for row in sessions] == [("c-1", 1, "whatsapp", 4, 1, 3.0, 3.0), ("c-1", 2, "whatsapp", 1, 0, 1.2, 1.2),
+                                                         ("c-2", 1, "telegram", 1, 1, None, None)]
+        assert {str(row[7])[:10] for row in sessions} == {str(day)}
+        resolved, returned = handoffs
+        assert tuple(resolved[:9]) == ("c-1", "whatsapp", "resolved", 300.0, 1200.0, 1200.0, 4, "U1", 1)
+        assert str(resolved[9])[:19] == str(minutes(31))[:19]
+        assert tuple(returned[:5]) == ("c-2", "telegram", "returned", None, None) and str(returned[10])[:19] == str(minutes(60))[:19]
+        downgrade_core(url, "0004")
+        assert not {"care_sessions", "handoffs"} & _tables(url)
+        assert "response" not in {c["name"] for c in inspect(db.get_engine(url)).get_columns("messages")}
         db.dispose(url)
 
 

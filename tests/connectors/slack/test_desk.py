@@ -156,3 +156,27 @@ async def test_a_reminder_slack_refused_is_sent_on_the_next_pass(database_url: s
     assert reminders(fake_slack, root_ts) == 0
     await desk.tick(now=later)
     assert reminders(fake_slack, root_ts) == 1
+
+
+async def test_a_hand_off_worked_at_the_desk_is_recorded_as_one_episode(database_url: str, fake_slack: FakeSlack) -> None:
+    """Claim, the agent's reply sent to the customer, resolve and the survey: the hand-off's record
+    (bot/store/cycles.py) has each moment, the agent and the rating."""
+    from bot.store.cycles import Handoff
+
+    hub = Hub()
+    hub.register_sender(StoreOnlySender("whatsapp"))
+    inside_hours = dt.datetime.fromisoformat(WEDNESDAY_11AM)
+    desk = SlackDesk(hub, AsyncWebClient(token=fake_slack.token, base_url=fake_slack.base_url), AGENTS,
+                     now=lambda: inside_hours)
+    conversation_id = waiting_customer("quiero un asesor", "es")
+    await desk.escalated(conversation_id)
+    root_ts = desk_store.thread_of(conversation_id)
+    assert await desk.agent_wrote(root_ts, "1700000000.000001", "U0LUIS0001", "Hola, te ayudo") is None  # claims too
+    assert await desk.resolve(conversation_id, "U0LUIS0001") is None
+    assert desk_store.record_csat(conversation_id, 5, dt.timedelta(hours=24)) == (True, "U0LUIS0001")
+    with session_scope() as session:
+        (episode,) = session.execute(select(Handoff).where(Handoff.conversation_id == conversation_id)).scalars().all()
+    assert (episode.channel, episode.agent, episode.outcome, episode.csat) == ("whatsapp", "U0LUIS0001", "resolved", 5)
+    assert episode.requested_at <= episode.claimed_at <= episode.first_reply_at <= episode.ended_at
+    assert episode.ended_at <= episode.csat_asked_at <= episode.csat_answered_at
+    assert episode.reply_s is not None and episode.resolution_s is not None
