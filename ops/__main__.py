@@ -1,4 +1,4 @@
-"""`python -m ops {setup,train,run,cluster,shell,contacts export|erase}` (see ops/cli.py)."""
+"""`python -m ops {setup,train,run,cluster,shell,contacts export|erase,kpis}` (see ops/cli.py)."""
 from ops.cli import main
 
 raise SystemExit(main())

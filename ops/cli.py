@@ -1,4 +1,4 @@
-"""Command line: `python -m ops {setup,train,run,cluster,shell,contacts export|erase}`.
+"""Command line: `python -m ops {setup,train,run,cluster,shell,contacts export|erase,kpis}`.
 
 `python -m bot ...` is the same command under its old name (bot/__main__.py delegates here).
 """
@@ -86,6 +86,31 @@ def cmd_contacts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kpis(args: argparse.Namespace) -> int:
+    import json
+
+    from bot import kpis
+    from ops.admin.terminal import table
+
+    try:
+        period = kpis.period(args.since, args.until, args.business_hours)
+    except kpis.BadPeriod as error:
+        print(f"kpis: {error}", file=sys.stderr)
+        return 2
+    result = kpis.figures(period)
+    print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else table(result))
+    return 0
+
+
+def _kpis_parser(sub: argparse._SubParsersAction) -> None:
+    kpis = sub.add_parser("kpis", help="the service's KPIs per channel (the admin dashboard's figures)")
+    kpis.add_argument("--since", default="7d", help="start: 7d, 24h, a date (service time zone) or ISO time")
+    kpis.add_argument("--until", help="end (default now), same forms")
+    kpis.add_argument("--business-hours", action="store_true", help="durations in opening hours only")
+    kpis.add_argument("--json", action="store_true", help="the admin API's JSON instead of a table")
+    kpis.set_defaults(func=cmd_kpis)
+
+
 def main(argv: list[str] | None = None, prog: str = "python -m ops") -> int:
     """Parses `argv` and runs the verb; returns the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -104,5 +129,6 @@ def main(argv: list[str] | None = None, prog: str = "python -m ops") -> int:
     contacts.add_argument("action", choices=["export", "erase"])
     contacts.add_argument("contact", help="contact id, verified phone or email, or channel address")
     contacts.set_defaults(func=cmd_contacts)
+    _kpis_parser(sub)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -1,6 +1,7 @@
 """`python -m ops` is the command line; `python -m bot` stays its alias, with the same verbs."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ from bot import db
 from bot.config import ROOT
 from ops import migrate
 
-VERBS = ("setup", "train", "run", "cluster", "shell", "contacts")
+VERBS = ("setup", "train", "run", "cluster", "shell", "contacts", "kpis")
 
 
 @pytest.mark.parametrize("module", ["ops", "bot"])
@@ -31,3 +32,27 @@ def test_the_alias_runs_a_verb(tmp_path) -> None:
     done = subprocess.run([sys.executable, "-m", "bot", "contacts", "export", "nobody@example.com"], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "no contact matches 'nobody@example.com'" in done.stderr
+
+
+def test_kpis_prints_the_dashboard_figures_as_a_table_or_as_the_api_json(tmp_path, monkeypatch, capsys) -> None:
+    from bot import kpis
+    from ops.cli import main
+    from tests.helpers import temporary_database
+    from tests.helpers_kpis import golden
+
+    with temporary_database("sqlite", tmp_path) as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        golden()
+        assert main(["kpis", "--since", "2026-12-01", "--until", "2026-12-03", "--json", "--business-hours"]) == 0
+        assert json.loads(capsys.readouterr().out) == kpis.figures(kpis.period("2026-12-01", "2026-12-03", True))
+        assert main(["kpis", "--since", "2026-12-01", "--until", "2026-12-03"]) == 0
+        table = capsys.readouterr().out.splitlines()
+        assert table[0] == "KPIs 2026-12-01 00:00 -> 2026-12-03 00:00 (America/Mexico_City, wall-clock)"
+        assert table[2].split() == ["whatsapp", "telegram", "webchat", "all"]
+        rows = {line[:26].strip(): line[26:].split() for line in table[4:]}
+        assert rows["Sessions"] == ["4", "2", "2", "8"]
+        assert rows["First response, agent p50"] == ["4m00s", "-", "1m30s", "2m00s"]
+        assert rows["Resolution p90"] == ["9h16m", "-", "8m36s", "7h02m"]
+        assert "     2  asdfgh" in table
+        assert main(["kpis", "--since", "2026-12-03", "--until", "2026-12-01"]) == 2
+        assert "until must be later than since" in capsys.readouterr().err
