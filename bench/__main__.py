@@ -5,6 +5,8 @@
                                -> bench/results/latest.{json,md}, latency.png
     python -m bench --smoke    N = 5 on SQLite only, a few dozen messages per server
                                -> bench/results/smoke.json; exits 1 when the result is not sane
+    python -m bench.kpis       the KPI API over 100,000 stored sessions on PostgreSQL (bench/kpis.py;
+                               the full run includes it) -> bench/results/kpis-YYYY-MM-DD.{json,md}
     python -m bench --replicas-only
                                replicas 1 against 2 behind HAProxy on PostgreSQL + Redis at
                                N = 20 and 50 (bench/replicas.py; the full run includes it)
@@ -309,6 +311,12 @@ def _measure(plan: Plan, out_dir: Path, workdir: Path, result: dict[str, Any],
         result["replicas"] = replicas.measure([n for n in plan.levels if n >= 20] or plan.levels, 3,
                                               workdir / "replicas")
         result["errors"] += [f"replicas: {e}" for e in result["replicas"]["errors"]]
+    if plan.mode == "full" and plan.postgres:
+        from bench import kpis
+
+        log("KPI API over 100,000 stored sessions (PostgreSQL)")
+        result["kpis"] = kpis.run(100_000, 90, 30)
+        result["errors"] += [f"kpis: {e}" for e in result["kpis"]["errors"]]
     if plan.train:
         log("training time (full model, forced, into a scratch directory)")
         result["train_seconds"] = train_seconds(workdir)

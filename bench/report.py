@@ -309,6 +309,10 @@ def markdown(result: dict[str, Any]) -> str:
         from bench.replicas import markdown_section
 
         lines += markdown_section(result["replicas"])
+    if result.get("kpis"):
+        from bench import kpis
+
+        lines += kpis.markdown_section(result["kpis"])
     if result.get("errors"):
         lines += ["## Problems in this run", "", *[f"- {e}" for e in result["errors"]], ""]
     lines += ["![latency against concurrency](latency.png)", ""]
