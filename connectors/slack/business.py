@@ -15,6 +15,7 @@ from typing import Optional
 from actions import identity, labels
 from actions.backend import get_backend
 from actions.backend.base import Backend, NewTicket
+from actions.tickets import start_sla
 from bot.store.desk import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def after_hours_ticket(current: Snapshot, last_text: str, backend: Optional[Back
     except Exception:  # noqa: BLE001 - the customer is still told when we open
         logger.exception("could not open the after-hours ticket of %s", current.id)
         return None
+    start_sla(ticket)
     return ticket.id
 
 
