@@ -1,5 +1,6 @@
 """What the desk asks of the business behind the bot: a customer's open orders and tickets for
-the hand-off summary, an after-hours ticket, dates as customers read them.
+the hand-off summary, an after-hours ticket, whether a timed ticket is still open (SLA alerts),
+dates as customers read them.
 
 The one module of the desk that reads `actions/` (the business layer the bot's actions use): the
 core knows no business, so the desk, which sits above both, asks the business directly, here
@@ -86,6 +87,17 @@ def after_hours_ticket(current: Snapshot, last_text: str, backend: Optional[Back
         return None
     start_sla(ticket)
     return ticket.id
+
+
+def ticket_open(ticket_id: str, backend: Optional[Backend] = None) -> bool:
+    """Whether the backend still has the ticket open (not resolved, closed or gone)."""
+    ticket = (backend or get_backend()).ticket(ticket_id)
+    return ticket is not None and ticket.status in OPEN_TICKET_STATUSES
+
+
+def ticket_words(area: Optional[str], priority: Optional[str], language: str) -> tuple[str, str]:
+    """A ticket's area and priority as people read them."""
+    return labels.area(area or "-", language), labels.priority(priority or "-", language)
 
 
 def when(moment: dt.datetime, language: str) -> str:
