@@ -132,7 +132,8 @@ class SlaAlerts:
         if clock.kind == "ticket":
             return None
         current = await db.call(desk_store.snapshot, clock.ref)
-        if current is None or not current.thread_ts or not self.markers.is_marked(desk_store.handoff_key("thread", current)):
+        posted = current is not None and await db.call(self.markers.is_marked, desk_store.handoff_key("thread", current))
+        if current is None or not current.thread_ts or not posted:
             raise RuntimeError("the hand-off has no thread yet")  # the desk posts it; tried again later
         return current.thread_ts
 
