@@ -8,9 +8,7 @@ import datetime as dt
 from typing import Optional
 from zoneinfo import ZoneInfo
 
-from bot import language
-
-LOCAL_TZ = ZoneInfo("America/Mexico_City")
+from bot import language, service
 
 _ORDER_STATUS = {
     "received": ("recibido, en validación", "received, being validated"),
@@ -107,20 +105,25 @@ def delay_reason(code: Optional[str], note: Optional[str], lang: str) -> str:
     return _DELAY_UNKNOWN[1] if lang == "en" else _DELAY_UNKNOWN[0]
 
 
+def _zone() -> ZoneInfo:
+    """The service's time zone (service.yml): a due time reads in the zone its hours were counted in."""
+    return service.calendar().zone
+
+
 def date(value: Optional[dt.date], lang: str) -> str:
     """'jueves 27 de noviembre' / 'Thursday, November 27'."""
     if value is None:
         return "por confirmar" if lang != "en" else "to be confirmed"
     if isinstance(value, dt.datetime):
-        value = value.astimezone(LOCAL_TZ).date()
+        value = value.astimezone(_zone()).date()
     if lang == "en":
         return value.strftime("%A, %B ") + str(value.day)
     return f"{_DAYS_ES[value.weekday()]} {value.day} de {_MONTHS_ES[value.month - 1]}"
 
 
 def datetime(value: dt.datetime, lang: str) -> str:
-    """A due time in Mexico City time: 'jueves 27 de noviembre, 14:30 h'."""
-    local = value.astimezone(LOCAL_TZ)
+    """A due time in the service's time zone: 'jueves 27 de noviembre, 14:30 h'."""
+    local = value.astimezone(_zone())
     return f"{date(local.date(), lang)}, {local:%H:%M} h"
 
 

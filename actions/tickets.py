@@ -1,6 +1,7 @@
 """Complaints become tickets: the open-ticket form, the delayed-order shortcut and ticket status."""
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, Dict, List, Optional, Text
 
@@ -15,8 +16,11 @@ from actions.backend.base import NewTicket, Order, Ticket
 from actions.common import backend_guard, lang
 from actions.forms import VerifiedContactForm, checked, parse_email
 from actions.orders import is_owner
+from bot import sla
 from bot.folding import fold
 from bot.typed_values import find_order_ids, find_ticket_ids, normalise_ticket_id
+
+logger = logging.getLogger(__name__)
 
 MAX_DESCRIPTION = 2000
 
@@ -116,7 +120,19 @@ class ValidateOpenTicketForm(VerifiedContactForm):
         return {"ticket_description": text[:MAX_DESCRIPTION]}
 
 
+def start_sla(ticket: Ticket) -> None:
+    """Starts a new ticket's SLA timers (a warning to the agents at 80 % of its business time, an
+    alert at its due time). A failure is logged, never the customer's: the ticket is filed."""
+    try:
+        sla.start_ticket(ticket.id, ticket.created_at, ticket.due_at, ticket.conversation_id, ticket.area,
+                         ticket.priority)
+    except Exception:  # noqa: BLE001
+        logger.exception("could not start the SLA timers of ticket %s", ticket.id)
+
+
 def _confirm(dispatcher: CollectingDispatcher, ticket: Ticket, language: str) -> None:
+    """A ticket just filed: its SLA timers start, and the customer reads its number and due time."""
+    start_sla(ticket)
     dispatcher.utter_message(
         response="utter_ticket_created",
         ticket_id=ticket.id,

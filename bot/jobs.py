@@ -173,6 +173,15 @@ def settle(session: Session, kind: str, ref: str, again_at: Optional[dt.datetime
     )
 
 
+def cancel(session: Session, keys: Iterable[str]) -> int:
+    """Removes pending timers by key inside the caller's transaction (one being run finishes as a
+    no-op: its handler finds the work stopped); returns how many were removed."""
+    keys = list(keys)
+    if not keys:
+        return 0
+    return session.execute(delete(JobRow).where(JobRow.key.in_(keys)).execution_options(synchronize_session=False)).rowcount
+
+
 def renew(owner: str, job_ids: Iterable[int], lease: float = LEASE_SECONDS) -> int:
     """Extends the leases `owner` still holds; returns how many it still holds."""
     ids = list(job_ids)

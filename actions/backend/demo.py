@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from actions.backend import tables as t
-from actions.backend.sql import AREA_BY_CATEGORY, SLA, ticket_priority
+from actions.backend.sql import AREA_BY_CATEGORY, ticket_priority
+from bot import sla
 from bot.db import session_scope, utcnow
 from bot.demo_data import BRANCHES, PRODUCTS
 
@@ -149,12 +150,12 @@ def _insert_all(s: Session, today: dt.date, now: dt.datetime) -> None:
         ))
     for (tid, customer_id, email, category, description, status, hours_ago, order_id,
          language) in TICKETS:
-        priority = ticket_priority(category, description)
+        priority, area = ticket_priority(category, description), AREA_BY_CATEGORY[category]
         created = now - dt.timedelta(hours=hours_ago)
         s.add(t.Ticket(
             id=tid, customer_id=customer_id, contact_email=email, category=category,
-            description=description, priority=priority, area=AREA_BY_CATEGORY[category],
-            status=status, created_at=created, due_at=created + SLA[priority],
+            description=description, priority=priority, area=area,
+            status=status, created_at=created, due_at=sla.ticket_due(area, priority, created),
             order_id=order_id, language=language,
         ))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from sqlalchemy import Integer, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +16,7 @@ from sqlalchemy.sql import Select
 
 from actions.backend import base, matching
 from actions.backend import tables as t
+from bot import sla
 from bot.db import session_factory, utcnow
 from bot.folding import fold
 from bot.store.normalize import normalize_email, phone_variants
@@ -41,12 +42,6 @@ BASE_PRIORITY = {
     "product": "normal",
     "billing": "normal",
     "other": "low",
-}
-SLA = {
-    "urgent": dt.timedelta(hours=4),
-    "high": dt.timedelta(hours=8),
-    "normal": dt.timedelta(hours=24),
-    "low": dt.timedelta(hours=48),
 }
 _PRIORITY_ORDER = ("low", "normal", "high", "urgent")
 # Accent-free, lowercase phrases (matched on word boundaries against the folded description).
@@ -168,8 +163,9 @@ def _email_or_none(raw: Optional[str]) -> Optional[str]:
 class SqlBackend:
     """The demo wholesaler's systems, read from and written to the project database."""
 
-    def __init__(self, url: Optional[str] = None) -> None:
+    def __init__(self, url: Optional[str] = None, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self._url = url
+        self._clock = clock  # when a ticket is opened (tests set the hour)
 
     def _session(self) -> Session:
         return session_factory(self._url)()
@@ -297,7 +293,8 @@ class SqlBackend:
     # Tickets
 
     def create_ticket(self, new: base.NewTicket) -> base.Ticket:
-        """Files a ticket as TCK-<next number>, with priority, area and due time decided here.
+        """Files a ticket as TCK-<next number>, with priority, area and due time decided here: the
+        area's target for the priority in business hours (service.yml), so it falls on working time.
 
         Raises ValueError for an unknown category, an empty description or an invalid email.
         """
@@ -313,8 +310,9 @@ class SqlBackend:
         order_id = canonical_id(new.order_id, ORDER_PREFIX) if new.order_id else None
         if new.order_id and order_id is None:
             extra["order_reference"] = new.order_id  # not an order number; keep what they said
+        area = AREA_BY_CATEGORY[category]
         for attempt in range(_ID_ATTEMPTS):
-            created = utcnow()
+            created = self._clock()
             with self._session() as s:
                 row = t.Ticket(
                     id=self._next_ticket_id(s),
@@ -323,10 +321,10 @@ class SqlBackend:
                     category=category,
                     description=description,
                     priority=priority,
-                    area=AREA_BY_CATEGORY[category],
+                    area=area,
                     status="open",
                     created_at=created,
-                    due_at=created + SLA[priority],
+                    due_at=sla.ticket_due(area, priority, created),
                     order_id=order_id,
                     conversation_id=new.conversation_id,
                     language=new.language if new.language in ("es", "en") else "es",

@@ -1,7 +1,8 @@
 """The shared conversation store: contacts, their channel identities, conversations and messages.
 
-Also the agents' desk's own table (`desk_threads`, bot/store/desk.py) and the care cycles'
-(`care_sessions`, `handoffs`, bot/store/cycles.py): imported here so that whoever loads the
+Also the agents' desk's own table (`desk_threads`, bot/store/desk.py), the care cycles'
+(`care_sessions`, `handoffs`, bot/store/cycles.py) and the SLA clocks and alerts (`sla_clocks`,
+`sla_alerts`, bot/store/sla.py): imported here so that whoever loads the
 store's tables (Alembic, tests) gets them too.
 """
 from bot.store.models import (
@@ -22,6 +23,7 @@ from bot.store.models import (
 )
 from bot.store.desk import DeskThread
 from bot.store.cycles import CareSession, Handoff
+from bot.store.sla import SlaAlert, SlaClock
 from bot.store.normalize import canonical_phone, normalize_email, phone_variants, same_phone
 
 __all__ = [
@@ -42,6 +44,8 @@ __all__ = [
     "LinkAttempt",
     "LinkCode",
     "Message",
+    "SlaAlert",
+    "SlaClock",
     "canonical_phone",
     "normalize_email",
     "phone_variants",

@@ -4,6 +4,7 @@ endpoint.py  the webhook (/webhooks/slack/webhook) and bolt app: signatures, eve
 desk.py      the desk itself: threads, claims, relays, CSAT, reminders, after-hours tickets
 blocks.py    what agents and customers read (Block Kit summary, escaped customer text)
 business.py  what the desk asks of the business (open orders and tickets, after-hours ticket)
+sla_alerts.py  SLA warnings and breach alerts, each posted once (timers from bot/sla.py)
 
 Its state lives in the core's store (bot/store/desk.py); credentials.yml names
 `connectors.slack.SlackInput`.

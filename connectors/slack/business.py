@@ -1,5 +1,6 @@
 """What the desk asks of the business behind the bot: a customer's open orders and tickets for
-the hand-off summary, an after-hours ticket, dates as customers read them.
+the hand-off summary, an after-hours ticket, whether a timed ticket is still open (SLA alerts),
+dates as customers read them.
 
 The one module of the desk that reads `actions/` (the business layer the bot's actions use): the
 core knows no business, so the desk, which sits above both, asks the business directly, here
@@ -15,6 +16,7 @@ from typing import Optional
 from actions import identity, labels
 from actions.backend import get_backend
 from actions.backend.base import Backend, NewTicket
+from actions.tickets import start_sla
 from bot.store.desk import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -83,7 +85,19 @@ def after_hours_ticket(current: Snapshot, last_text: str, backend: Optional[Back
     except Exception:  # noqa: BLE001 - the customer is still told when we open
         logger.exception("could not open the after-hours ticket of %s", current.id)
         return None
+    start_sla(ticket)
     return ticket.id
+
+
+def ticket_open(ticket_id: str, backend: Optional[Backend] = None) -> bool:
+    """Whether the backend still has the ticket open (not resolved, closed or gone)."""
+    ticket = (backend or get_backend()).ticket(ticket_id)
+    return ticket is not None and ticket.status in OPEN_TICKET_STATUSES
+
+
+def ticket_words(area: Optional[str], priority: Optional[str], language: str) -> tuple[str, str]:
+    """A ticket's area and priority as people read them."""
+    return labels.area(area or "-", language), labels.priority(priority or "-", language)
 
 
 def when(moment: dt.datetime, language: str) -> str:

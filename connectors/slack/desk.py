@@ -34,6 +34,7 @@ from connectors.slack.blocks import (
     summary_blocks,
     title,
 )
+from connectors.slack.sla_alerts import SlaAlerts
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class SlackDesk:
         self.calendar = calendar or service.calendar()
         self.markers = Markers(CHANNEL)
         hub.jobs.handle(REMINDER_JOB, self._remind)
+        self.sla = SlaAlerts(client, channel, hub.jobs, self.markers, backend)  # SLA warnings and breaches
 
     # -- the hub's side ---------------------------------------------------------------------
     async def escalated(self, conversation_id: str) -> None:
@@ -272,7 +274,7 @@ class SlackDesk:
     # -- reminders and missed threads -------------------------------------------------------
     async def tick(self, now: Optional[dt.datetime] = None) -> None:
         """One pass over the queue: re-post missed threads, set each unclaimed hand-off's reminder
-        (a durable timer any replica runs once), and run the reminders due.
+        (a durable timer any replica runs once), run the reminders due, and the SLA timers' pass.
 
         `now` (default: the current time) is when the pass happens; tests pass their own.
         """
@@ -287,6 +289,7 @@ class SlackDesk:
             if current.thread_ts:
                 self._set_reminder(current)
         await self.hub.jobs.run_due([REMINDER_JOB], due_by=now)
+        await self.sla.tick(now)
 
     def _set_reminder(self, current: store.Snapshot) -> None:
         key = store.handoff_key("reminder", current)

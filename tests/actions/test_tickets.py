@@ -1,10 +1,24 @@
-"""A complaint's category, read from the customer's own words: it picks the team and the priority."""
+"""A complaint's category, read from the customer's own words: it picks the team and the priority;
+the ticket's promise to the customer, a working time."""
 from __future__ import annotations
 
-import pytest
+import datetime as dt
+import uuid
+from typing import Iterator
+from zoneinfo import ZoneInfo
 
-from actions.backend.sql import AREA_BY_CATEGORY, ticket_priority
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import tickets
+from actions.backend.sql import AREA_BY_CATEGORY, SqlBackend, ticket_priority
 from actions.tickets import categorise
+from bot import config, conversations, service
+from bot.messages import Inbound
+from bot.store import sla as sla_store
+from tests.helpers import temporary_database
 
 
 @pytest.mark.parametrize("text, category", [
@@ -55,3 +69,58 @@ def test_a_cracked_screen_reaches_after_sales_not_the_general_team_at_low_priori
     category = categorise("the laptop screen is cracked")
     assert AREA_BY_CATEGORY[category] == "after_sales"
     assert ticket_priority(category, "the laptop screen is cracked") == "normal"
+
+
+# -- the promise a new ticket makes -----------------------------------------------------------------
+MEXICO_CITY = ZoneInfo("America/Mexico_City")
+MONDAY_0027 = dt.datetime(2026, 12, 7, 0, 27, tzinfo=MEXICO_CITY)  # tried as a new user would
+
+
+@pytest.fixture(scope="module")
+def own_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with pytest.MonkeyPatch.context() as patch, temporary_database("sqlite", tmp_path_factory.mktemp("tickets")) as url:
+        patch.setenv("DATABASE_URL", url)
+        config.reload()
+        yield url
+    config.reload()
+
+
+def said(response: str, language: str, values: dict) -> str:
+    """What the customer reads: domain.yml's text for `language` (English is the conditioned
+    variant), filled in as Rasa fills it."""
+    from rasa.core.nlg.interpolator import interpolate_text
+
+    variants = yaml.safe_load((config.ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"][response]
+    for variant in variants:
+        english = any(c.get("name") == "language" and c.get("value") == "en" for c in variant.get("condition") or [])
+        if english == (language == "en"):
+            return str(interpolate_text(variant["text"], values))
+    raise KeyError(f"{response} has no {language} text")
+
+
+@pytest.mark.parametrize("language, promise", [
+    ("es", "tendrás respuesta a más tardar el miércoles 9 de diciembre, 13:00 h."),
+    ("en", "you'll hear back by Wednesday, December 9, 13:00 h at the latest."),
+])
+async def test_a_ticket_opened_at_night_promises_a_working_time_and_starts_its_sla_timers(
+    own_database: str, monkeypatch: pytest.MonkeyPatch, language: str, promise: str
+) -> None:
+    inbound = Inbound("telegram", uuid.uuid4().hex, "mi pedido no ha llegado")
+    conversation_id = conversations.resolve(inbound).conversation_id
+    monkeypatch.setattr(tickets, "get_backend", lambda: SqlBackend(clock=lambda: MONDAY_0027))
+    slots = {"language": language, "ticket_category": "order", "email": "cliente@example.com",
+             "ticket_description": "quiero cambiar la dirección de entrega"}  # normal: 24 business hours
+    dispatcher = CollectingDispatcher()
+    tracker = Tracker(conversation_id, slots, {}, [], False, None, {}, "action_listen")
+
+    await tickets.ActionCreateTicket().run(dispatcher, tracker, {})
+
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_ticket_created"
+    # 24 business hours from Monday 00:27: Monday 9-19, Tuesday 9-19, Wednesday 9-13 (it promised
+    # "Tuesday 00:27", a time nobody works).
+    assert promise in said("utter_ticket_created", language, message)
+    [clock] = sla_store.clocks_of("ticket", [message["ticket_id"]])
+    assert (clock.channel, clock.due_at, clock.detail) == (
+        "telegram", dt.datetime(2026, 12, 9, 13, 0, tzinfo=MEXICO_CITY), {"area": "logistics", "priority": "normal"})
+    assert service.calendar().is_open(clock.due_at - dt.timedelta(seconds=1))

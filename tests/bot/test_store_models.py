@@ -27,7 +27,7 @@ from bot.store import (
 from ops.migrate import alembic_config, downgrade, downgrade_core, upgrade, upgrade_core
 
 STORE_TABLES = {"contacts", "channel_identities", "conversations", "messages", "link_codes", "link_attempts",
-                "desk_threads", "jobs", "care_sessions", "handoffs"}
+                "desk_threads", "jobs", "care_sessions", "handoffs", "sla_clocks", "sla_alerts"}
 BUSINESS_TABLES = {"branches", "products", "stock", "customers", "distributors", "orders", "order_items",
                    "tickets"}
 

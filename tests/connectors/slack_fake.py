@@ -98,7 +98,27 @@ class FakeSlack:
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text")}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": ts}
+        if method in ("conversations.history", "conversations.replies"):
+            return {"ok": True, "messages": self._posted(method, args), "has_more": False}
         return {"ok": True}
+
+    def _posted(self, method: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """What we posted, read back as Slack does: a channel's top-level messages (newest first),
+        or a thread's root and replies; metadata only when asked for."""
+        with self._lock:
+            posts = [c for c in self.calls if c.method == "chat.postMessage" and c.result.get("ok")
+                     and c.args.get("channel") == args.get("channel")]
+        if method == "conversations.replies":
+            posts = [c for c in posts if args.get("ts") in (c.args.get("thread_ts"), c.result.get("ts"))]
+        else:
+            posts = [c for c in reversed(posts) if not c.args.get("thread_ts")]
+        oldest = float(args.get("oldest") or 0)
+        with_metadata = str(args.get("include_all_metadata")).lower() in ("1", "true")
+        return [
+            {"ts": c.result["ts"], "text": c.args.get("text"), "thread_ts": c.args.get("thread_ts"),
+             **({"metadata": c.args["metadata"]} if with_metadata and c.args.get("metadata") else {})}
+            for c in posts if float(c.result["ts"]) >= oldest
+        ]
 
     # -- reading what was called ----------------------------------------------------------------
     def of(self, method: str, **match: Any) -> list[Call]:

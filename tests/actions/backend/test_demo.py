@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from actions.backend import demo as seed
 from actions.backend import tables as t
-from bot import db
+from bot import db, service, sla
 from bot.demo_data import BRANCHES, PRODUCTS
 from ops.migrate import upgrade
 
@@ -123,3 +123,13 @@ def test_anas_orders_and_ticket(seeded: str) -> None:
     assert ticket.customer_id == 1 and ticket.due_at > ticket.created_at
     assert ticket_ids[0] == "TCK-2041" and len(ticket_ids) >= 3
 
+
+
+def test_demo_tickets_are_due_in_business_hours(seeded: str) -> None:
+    calendar = service.calendar()
+    with db.session_scope(seeded) as s:
+        tickets = s.scalars(select(t.Ticket)).all()
+    for ticket in tickets:
+        hours = sla.targets().ticket_hours(ticket.area, ticket.priority)
+        assert calendar.business_seconds(ticket.created_at, ticket.due_at) == pytest.approx(hours * 3600), ticket.id
+        assert calendar.is_open(ticket.due_at - dt.timedelta(seconds=1)), ticket.id

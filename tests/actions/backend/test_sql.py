@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+from zoneinfo import ZoneInfo
 
 import pytest
 from alembic import command
@@ -12,7 +13,7 @@ from sqlalchemy import inspect
 from actions.backend import base, demo
 from actions.backend.schema import alembic_config
 from actions.backend.sql import SqlBackend
-from bot import db
+from bot import db, service
 
 HOUR = dt.timedelta(hours=1)
 
@@ -209,9 +210,22 @@ def test_ticket_priority_area_and_sla(
 ) -> None:
     ticket = backend.create_ticket(base.NewTicket(category=category, description=description))
     assert (ticket.priority, ticket.area, ticket.status) == (priority, area, "open")
-    assert ticket.due_at - ticket.created_at == hours * HOUR
+    # Hours people work (service.yml), not clock hours: the due time is a working time.
+    calendar = service.calendar()
+    assert calendar.business_seconds(ticket.created_at, ticket.due_at) == pytest.approx(hours * 3600)
+    assert calendar.is_open(ticket.due_at - dt.timedelta(seconds=1))
     assert abs(ticket.created_at - db.utcnow()) < HOUR
     assert backend.ticket(ticket.id) == ticket
+
+
+def test_a_ticket_opened_at_night_is_due_at_a_working_time(fresh_url: str) -> None:
+    mexico_city = ZoneInfo("America/Mexico_City")
+    monday_night = dt.datetime(2026, 12, 7, 0, 27, tzinfo=mexico_city)
+    backend = SqlBackend(fresh_url, clock=lambda: monday_night)
+    ticket = backend.create_ticket(base.NewTicket(category="order", description="Cambiar la dirección de entrega"))
+    assert (ticket.priority, ticket.created_at) == ("normal", monday_night)
+    # 24 business hours: Monday 9-19, Tuesday 9-19, Wednesday 9-13 (it promised Tuesday 00:27).
+    assert ticket.due_at == dt.datetime(2026, 12, 9, 13, 0, tzinfo=mexico_city)
 
 
 def test_created_ticket_is_normalised_and_belongs_to_its_customer(fresh_url: str) -> None:
