@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional, TypeVar
 from sqlalchemy import bindparam, case, func, select, text
 from sqlalchemy.orm import Session
 
-from bot import service
+from bot import service, sla
 from bot.db import UTCDateTime, get_engine, session_scope, utcnow
 from bot.log_privacy import mask
 from bot.store.cycles import FALLBACK_RESPONSES, CareSession, Handoff
@@ -102,13 +102,13 @@ def period(since: Optional[str] = None, until: Optional[str] = None, business_ho
 
 # -- the SLA side (bot/sla.py, the SLA timers) ------------------------------------------------------
 def sla_figures(since: dt.datetime, until: dt.datetime, business_hours: bool) -> dict[str, dict[str, int]]:
-    """SLA warnings and breaches per channel in the period: none until SLA timers exist."""
-    return {channel: {"warned": 0, "breached": 0} for channel in CHANNELS}
+    """SLA warnings and breaches per channel: the alerts sent in the period (docs/sla.md)."""
+    return sla.figures(since, until, business_hours)
 
 
 def open_items(now: Optional[dt.datetime] = None) -> list[dict[str, Any]]:
-    """Open hand-offs and tickets by time left to their SLA: none until SLA timers exist."""
-    return []
+    """Open hand-offs and tickets by business time left to their SLA, soonest due first."""
+    return sla.open_items(now or utcnow())
 
 
 # -- queries --------------------------------------------------------------------------------------

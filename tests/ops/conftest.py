@@ -16,7 +16,8 @@ from bot.config import ROOT
 from tests.helpers import free_port, temporary_database, wait_for_port
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
-# Customer words with markup, not understood: the dashboard must show them as text.
+# Besides the golden set: customer words with markup, not understood (the dashboard must show
+# them as text), and a hand-off nobody has answered since Wednesday 2 December 18:00 (overdue).
 HTML_WORDS = '<img src=x onerror="window.__injected=1"><b>¿precio?</b>'
 
 SERVER = '''
@@ -49,6 +50,8 @@ def _golden_with_markup(url: str) -> None:
         s = Script()
         s.says("hack", "webchat", HTML_WORDS, local(2, 12))
         s.bot("hack", local(2, 12, 0, 1), response="utter_fallback")
+        s.says("ivan", "telegram", "necesito un asesor", local(2, 18))  # still waiting: an open item
+        s.hand_off("ivan", local(2, 18, 0, 1))
     finally:
         os.environ["DATABASE_URL"] = previous
 

@@ -94,7 +94,7 @@ def test_the_kpis_keep_their_contract(admin_servers: AdminServers) -> None:
     for block in body["channels"].values():
         assert_kpi_block(block)
     everything = body["channels"]["all"]
-    assert (everything["sessions"], everything["handoffs"], everything["abandoned"]) == (9, 6, 1)  # golden + one
+    assert (everything["sessions"], everything["handoffs"], everything["abandoned"]) == (10, 7, 1)  # golden + two
     assert everything["first_response_human_s"] == {"count": 5, "mean": 228.0, "p50": 120.0, "p90": 456.0}
     assert everything["not_understood"][0] == {"text": "asdfgh", "count": 2}
     assert {"text": HTML_WORDS, "count": 1} in body["channels"]["webchat"]["not_understood"]
@@ -140,6 +140,10 @@ def test_the_csv_has_one_row_per_channel_with_the_json_figures(admin_servers: Ad
     assert HTML_WORDS not in answer.text  # figures only: no customer words in a spreadsheet
 
 
-def test_open_items_are_listed(admin_servers: AdminServers) -> None:
+def test_open_items_are_listed_by_time_left_to_their_sla(admin_servers: AdminServers) -> None:
     body = get(admin_servers.url, "/admin/api/open", headers=bearer()).json()
-    assert set(body) == {"now", "items"} and isinstance(body["items"], list)
+    assert set(body) == {"now", "items"}
+    (waiting,) = [item for item in body["items"] if item["kind"] == "handoff"]
+    assert set(waiting) == {"kind", "ref", "channel", "due_at", "seconds_left", "level"}
+    assert waiting["channel"] == "telegram" and waiting["level"] == "breached" and waiting["seconds_left"] < 0
+    assert waiting["due_at"].startswith("2026-12-02T18:30:01")  # 30 business minutes after the request

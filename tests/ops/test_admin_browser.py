@@ -78,6 +78,11 @@ def test_the_dashboard_shows_the_api_figures_only_with_the_token(browser: Browse
     csat = page.evaluate("Chart.getChart('chart-csat').data.datasets.map(d => d.data)")
     assert csat == [[channels[c]["csat"]["distribution"][s] for s in "12345"] for c in ("whatsapp", "telegram", "webchat")]
 
+    overdue = page.locator("#open tbody tr.level-breached")
+    expect(overdue).to_have_count(1)
+    expect(overdue.locator("td").nth(2)).to_have_text("Telegram")
+    expect(overdue.locator("td").nth(5)).to_have_text("vencido")
+
     shown = page.locator("#missed li .text")
     expect(shown.filter(has_text="precio")).to_have_text(HTML_WORDS)  # the markup, as text
     assert page.locator("#missed img, #missed b").count() == 0 and page.evaluate("window.__injected") is None
