@@ -1,6 +1,7 @@
 """The shared conversation store: contacts, their channel identities, conversations and messages.
 
-Also the agents' desk's own table (`desk_threads`, bot/store/desk.py): imported here so that
+Also the agents' desk's own tables (`desk_threads`, `desk_posts`: bot/store/desk.py) and the audit
+trail (`audit_log`, written through bot/audit.py): imported here so that
 whoever loads the store's tables (Alembic, tests) gets it too.
 """
 from bot.store.models import (
@@ -11,6 +12,7 @@ from bot.store.models import (
     DIRECTIONS,
     LANGUAGES,
     VERIFIERS,
+    AuditEntry,
     ChannelIdentity,
     Contact,
     Conversation,
@@ -19,7 +21,7 @@ from bot.store.models import (
     LinkCode,
     Message,
 )
-from bot.store.desk import DeskThread
+from bot.store.desk import DeskPost, DeskThread
 from bot.store.normalize import canonical_phone, normalize_email, phone_variants, same_phone
 
 __all__ = [
@@ -30,8 +32,10 @@ __all__ = [
     "DIRECTIONS",
     "LANGUAGES",
     "VERIFIERS",
+    "AuditEntry",
     "ChannelIdentity",
     "Contact",
+    "DeskPost",
     "DeskThread",
     "Conversation",
     "Job",
