@@ -75,17 +75,16 @@ class Subject:
     email: Optional[str]
     addresses: tuple[str, ...]  # "channel:address", as link attempts are keyed
     backend: Backend
-    slack: Optional[tuple[Any, Optional[str]]] = None  # (client, channel) of the desk; None: from settings
 
 
-def subject(contact_id: int, backend: Optional[Backend] = None, slack: Optional[tuple[Any, Optional[str]]] = None) -> Subject:
+def subject(contact_id: int, backend: Optional[Backend] = None) -> Subject:
     with session_scope() as session:
         contact = session.get(Contact, contact_id)
         if contact is None:
             raise LookupError(contact_id)
         identities = session.execute(select(ChannelIdentity).where(ChannelIdentity.contact_id == contact_id)).scalars()
         return Subject(contact_id, tuple(erasure.conversations_of(session, contact_id)), contact.email,
-                       tuple(f"{i.channel}:{i.address}" for i in identities), backend or get_backend(), slack)
+                       tuple(f"{i.channel}:{i.address}" for i in identities), backend or get_backend())
 
 
 def _iso(value: Any) -> Any:
@@ -280,7 +279,7 @@ def _erase_desk_copies(s: Subject) -> dict[str, Any]:
         return {"slack": {"deleted": 0, "replaced": 0, "refused": 0, "retrying": 0}}
     from connectors.slack import erasure as slack_erasure  # Slack's client and the desk: only when needed
 
-    client, channel = s.slack or _slack_desk()
+    client, channel = _slack_desk()
     return {"slack": asyncio.run(slack_erasure.erase_posts(client, channel, posts, s.contact_id))}
 
 
@@ -291,14 +290,11 @@ ERASERS: list[tuple[str, Section]] = [
 ]
 
 
-def erase(contact_id: int, backend: Optional[Backend] = None, actor: Optional[str] = None,
-          slack: Optional[tuple[Any, Optional[str]]] = None) -> dict[str, Any]:
-    """Removes or anonymises everything personal about a contact; returns what it touched.
-
-    The audit trail keeps an entry with the counts (the contact's id, none of their data).
-    `slack` = (client, channel) replaces the desk's settings (tests).
-    """
-    about = subject(contact_id, backend, slack)
+def erase(contact_id: int, backend: Optional[Backend] = None, actor: Optional[str] = None) -> dict[str, Any]:
+    """Removes or anonymises everything personal about a contact; returns what it touched. The
+    Slack desk is reached with its own settings (SLACK_*); without them, by the running desk's jobs.
+    The audit trail keeps an entry with the counts (the contact's id, none of their data)."""
+    about = subject(contact_id, backend)
     counts: dict[str, Any] = {}
     for _name, step in ERASERS:
         counts.update(step(about))

@@ -99,8 +99,8 @@ async def a_whole_handoff(fake: FakeSlack, desk: SlackDesk, hub: Hub, person: di
     return party.contact_id, party.conversation_id, root
 
 
-async def test_erasing_a_person_who_went_through_a_handoff_leaves_nothing_of_them(database_url: str,
-                                                                                 fake_slack: FakeSlack) -> None:
+async def test_erasing_a_person_who_went_through_a_handoff_leaves_nothing_of_them(database_url: str, fake_slack: FakeSlack,
+                                                                                 monkeypatch) -> None:
     hub = Hub()
     hub.register_sender(StoreOnlySender("whatsapp"))
     client = AsyncWebClient(token=fake_slack.token, base_url=fake_slack.base_url)
@@ -127,7 +127,10 @@ async def test_erasing_a_person_who_went_through_a_handoff_leaves_nothing_of_the
     fake_slack.refuse("chat.delete", "cant_delete_message", ts=root, times=1)
     for method in ("chat.delete", "chat.update"):
         fake_slack.refuse(method, "ratelimited", ts=relay)
-    counts = await asyncio.to_thread(privacy.erase, contact_id, actor=OPERATOR, slack=(client, AGENTS))
+    for name, value in (("SLACK_BOT_TOKEN", fake_slack.token), ("SLACK_SIGNING_SECRET", "unused-here"),
+                        ("SLACK_AGENT_CHANNEL", AGENTS), ("SLACK_API_BASE_URL", fake_slack.base_url)):
+        monkeypatch.setenv(name, value)  # the command reaches Slack with the desk's own settings
+    counts = await asyncio.to_thread(privacy.erase, contact_id, actor=OPERATOR)
     assert counts["slack"] == {"deleted": 3, "replaced": 1, "refused": 2, "retrying": 1}
     assert counts["tickets"] == 1 and counts["identities"] == 1 and counts["dialogue_events"] >= 1
     assert fake_slack.remaining(AGENTS) and any(m["ts"] == relay for m in fake_slack.remaining(AGENTS))
