@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import hmac
 import io
-import logging
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Optional, Text
 
@@ -14,9 +13,7 @@ from sanic.exceptions import NotFound
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import config, db, kpis
-
-logger = logging.getLogger(__name__)
+from bot import audit, config, db, kpis
 
 STATIC = Path(__file__).resolve().parent / "static"
 # The only files served from static/, with their types: nothing else there is reachable.
@@ -49,9 +46,9 @@ def authorized(request: Request, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-def audit(action: str, detail: Optional[dict[str, Any]] = None) -> None:
-    """An operator's action for the audit trail (bot/audit.py, issue 20): recorded once it exists."""
-    logger.info("admin: %s %s", action, detail or "")
+async def audit_event(action: str, detail: Optional[dict[str, Any]] = None) -> None:
+    """The admin's action in the audit trail (bot/audit.py), as the token's holder."""
+    await db.call(audit.record, ACTOR, action, None, detail)
 
 
 def _area(handler: Handler, api: bool = True) -> Handler:
@@ -103,7 +100,8 @@ async def kpis_csv(request: Request) -> HTTPResponse:
         result = await _figures(request)
     except kpis.BadPeriod as error:
         return bad_request(error)
-    audit("kpis.export", {"since": result["since"], "until": result["until"]})
+    await audit_event("kpis.export", {"since": result["since"], "until": result["until"],
+                                      "business_hours": result["business_hours"]})
     name = f"kpis-{result['since'][:10]}-{result['until'][:10]}.csv"
     return response.text(csv_text(result), content_type="text/csv; charset=utf-8",
                          headers={"Content-Disposition": f'attachment; filename="{name}"', **NO_STORE})
@@ -117,7 +115,7 @@ async def open_now(request: Request) -> HTTPResponse:
 
 async def sign_in(request: Request) -> HTTPResponse:
     """The page checks its token once when it loads: that is the sign-in the audit trail records."""
-    audit("admin.sign_in")
+    await audit_event("admin.sign_in")
     return response.empty(status=204, headers=NO_STORE)
 
 

@@ -137,6 +137,27 @@ def test_a_channel_without_traffic_is_there_with_zeros(tmp_path: Path, monkeypat
     assert [day["all"] for day in result["daily"]] == [0, 0]
 
 
+def test_an_erased_person_s_words_leave_the_list_and_their_counts_stay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import update
+
+    from bot.erasure import ERASED
+    from bot.store.models import Message
+    from tests.helpers_kpis import Script
+
+    with temporary_database("sqlite", tmp_path) as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        s = Script()
+        for name in ("uno", "dos"):
+            s.says(name, "telegram", f"qué es {name}", local(1, 10))
+            s.bot(name, local(1, 10, 0, 1), response="utter_fallback")
+        with session_scope() as session:  # what erasure (bot/erasure.py) leaves of "dos"
+            session.execute(update(Message).where(Message.conversation_id == s.people["dos"].conversation_id)
+                            .values(text=ERASED))
+        telegram = kpis.figures(kpis.period("2026-12-01", "2026-12-02"))["channels"]["telegram"]
+    assert telegram["not_understood"] == [{"text": "qué es uno", "count": 1}]
+    assert (telegram["sessions"], telegram["fallback_messages"]) == (2, 2)
+
+
 def test_rows_flatten_the_figures_one_per_channel(golden_db) -> None:
     _script, since, until = golden_db
     rows = kpis.rows(kpis.figures(kpis.Period(since, until, True)))

@@ -3,6 +3,7 @@ periods (400), the CSV export; served for real over the golden set (tests/ops/co
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import re
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot import audit
 from bot.config import ROOT
 from ops.admin.channel import csv_text
 from tests.ops.conftest import ADMIN_TOKEN, HTML_WORDS, AdminServers
@@ -79,8 +81,24 @@ def test_the_page_and_its_files_are_served_to_anyone_once_the_area_exists(admin_
     assert get(admin_servers.url, "/admin/static/dashboard.js").status_code == 200
     for hidden in ("/admin/static/index.html", "/admin/static/vendor/README.md", "/admin/static/../channel.py"):
         assert get(admin_servers.url, hidden).status_code == 404, hidden
-    signed_in = httpx.post(admin_servers.url + "/admin/api/sign-in", headers=bearer(), timeout=20)
-    assert signed_in.status_code == 204
+
+
+def admin_trail(servers: AdminServers, since: dt.datetime, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    monkeypatch.setenv("DATABASE_URL", servers.database_url)
+    return [(e["actor"], e["action"]) for e in audit.entries(since) if e["actor"] == "admin:token"]
+
+
+def test_a_sign_in_and_an_export_are_audited_not_every_call(admin_servers: AdminServers,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    since = dt.datetime.now(dt.timezone.utc)
+    assert httpx.post(admin_servers.url + "/admin/api/sign-in", headers=bearer(), timeout=20).status_code == 204
+    assert get(admin_servers.url, "/admin/api/kpis", params=PERIOD, headers=bearer()).status_code == 200
+    assert get(admin_servers.url, "/admin/api/kpis", headers=bearer("wrong")).status_code == 401
+    assert admin_trail(admin_servers, since, monkeypatch) == [("admin:token", "admin.sign_in")]
+    assert get(admin_servers.url, "/admin/api/kpis.csv", params=PERIOD, headers=bearer()).status_code == 200
+    (export,) = [e for e in audit.entries(since) if e["action"] == "kpis.export"]
+    assert export["detail"] == {"since": "2026-12-01T06:00:00+00:00", "until": "2026-12-03T06:00:00+00:00",
+                                "business_hours": False}
 
 
 def test_the_kpis_keep_their_contract(admin_servers: AdminServers) -> None:
