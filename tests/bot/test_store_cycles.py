@@ -17,9 +17,12 @@ from tests.helpers import temporary_database
 from tests.helpers_kpis import Script, local
 
 
-@pytest.fixture(autouse=True)
-def _db(database_url):
-    return database_url
+@pytest.fixture(scope="module", autouse=True)
+def _db(tmp_path_factory: pytest.TempPathFactory):
+    """A database of this module's own: the hand-offs left open here are nobody else's queue."""
+    with pytest.MonkeyPatch.context() as patch, temporary_database("sqlite", tmp_path_factory.mktemp("cycles")) as url:
+        patch.setenv("DATABASE_URL", url)
+        yield url
 
 
 def sessions_of(conversation_id: str) -> list[CareSession]:
