@@ -32,7 +32,7 @@ def browser() -> Iterator[Browser]:
 
 
 def open_dashboard(browser: Browser, servers: AdminServers, locale: str) -> Page:
-    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 1600})
+    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 1600}, accept_downloads=True)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -86,6 +86,14 @@ def test_the_dashboard_shows_the_api_figures_only_with_the_token(browser: Browse
     shown = page.locator("#missed li .text")
     expect(shown.filter(has_text="precio")).to_have_text(HTML_WORDS)  # the markup, as text
     assert page.locator("#missed img, #missed b").count() == 0 and page.evaluate("window.__injected") is None
+
+    with page.expect_download() as download:  # the CSV button: the same file the API gives
+        page.click("#csv")
+    saved = download.value
+    assert saved.suggested_filename == "kpis-2026-12-01-2026-12-02.csv"
+    assert open(saved.path(), "rb").read() == httpx.get(
+        admin_servers.url + "/admin/api/kpis.csv", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        params={"since": "2026-12-01", "until": "2026-12-03", "business_hours": "1"}, timeout=20).content
 
     screenshot = artifact_dir() / "admin-dashboard.png"
     page.screenshot(path=str(screenshot), full_page=True)
