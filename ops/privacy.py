@@ -28,6 +28,7 @@ from actions.backend import get_backend
 from actions.backend.base import Backend
 from bot import audit, erasure
 from bot.db import session_scope, utcnow
+from bot.store import cycles
 from bot.store import desk as desk_store
 from bot.store.models import ChannelIdentity, Contact, Conversation, LinkAttempt, LinkCode, Message
 from bot.store.normalize import canonical_phone, normalize_email
@@ -199,6 +200,7 @@ EXPORTERS: dict[str, Section] = {
     "desk_copies": _desk_copies,
     "dialogue_events": _dialogue_events,
     "audit": _audit_entries,
+    "care_cycles": lambda s: cycles.of_conversations(list(s.conversation_ids)),  # sessions, hand-off episodes
 }
 
 

@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from bot import service
-from bot.db import Base, UTCDateTime
+from bot.db import Base, UTCDateTime, session_scope
 
 SESSION_GAP = dt.timedelta(minutes=60)  # Rasa's session_expiration_time (domain.yml)
 WITH_PEOPLE = ("waiting_agent", "agent")
@@ -269,3 +269,23 @@ def move(session: Session, source_conversations: list[str], target: str) -> None
         .execution_options(synchronize_session=False)
     )
     session.flush()
+
+
+def of_conversations(conversation_ids: list[str]) -> dict[str, list[dict]]:
+    """A person's sessions and hand-off episodes, for their data-access export (ops/privacy.py).
+    Erasure keeps them: they hold times and counts, no words, and the KPIs count them."""
+    def row(obj: Base, names: tuple[str, ...]) -> dict:
+        return {n: (v.isoformat() if hasattr(v := getattr(obj, n), "isoformat") else v) for n in names}
+
+    with session_scope() as session:
+        sessions = session.execute(select(CareSession).where(CareSession.conversation_id.in_(conversation_ids))
+                                   .order_by(CareSession.started_at, CareSession.id)).scalars().all()
+        handoffs = session.execute(select(Handoff).where(Handoff.conversation_id.in_(conversation_ids))
+                                   .order_by(Handoff.id)).scalars().all()
+        return {
+            "sessions": [row(r, ("conversation_id", "channel", "started_at", "last_message_at", "messages",
+                                 "fallbacks", "handoffs", "first_reply_at")) for r in sessions],
+            "handoffs": [row(r, ("conversation_id", "channel", "requested_at", "claimed_at", "first_reply_at",
+                                 "ended_at", "outcome", "agent", "csat_asked_at", "csat_answered_at", "csat"))
+                         for r in handoffs],
+        }

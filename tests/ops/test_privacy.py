@@ -14,6 +14,7 @@ import pytest
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import select
 
 from actions.backend.base import NewTicket
 from actions.backend.sql import SqlBackend
@@ -21,7 +22,7 @@ from bot import audit, conversations, linking
 from bot.config import ROOT
 from bot.db import session_scope
 from bot.messages import Inbound, Outbound
-from bot.store.models import Contact, Message
+from bot.store.models import Contact, Conversation, Message
 from bot.tracker_store import UnisonoTrackerStore
 from ops import cli, privacy
 
@@ -162,3 +163,26 @@ def test_command_line_export_and_erase(database_url):
     assert erased["messages"] == 1
     missing = subprocess.run([sys.executable, "-m", "ops", "contacts", "export", phone], cwd=ROOT, capture_output=True, text=True)
     assert missing.returncode == 1 and "no contact" in missing.stderr
+
+
+def test_export_holds_each_session_and_hand_off_episode(tmp_path, monkeypatch) -> None:
+    """The care cycles (bot/store/cycles.py): every hand-off of the person with its times and rating;
+    erasure keeps them (times and counts, no words)."""
+    from tests.helpers import temporary_database
+    from tests.helpers_kpis import Script, local
+
+    with temporary_database("sqlite", tmp_path) as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        s = Script()
+        s.says("ana", "telegram", "asesor", local(1, 10))
+        s.hand_off("ana", local(1, 10, 0, 1))
+        s.claim("ana", local(1, 10, 2))
+        s.resolve("ana", local(1, 10, 9))
+        s.rates("ana", 4, local(1, 10, 10))
+        with session_scope() as session:
+            contact_id = session.execute(select(Contact.id).join(Conversation).where(
+                Conversation.id == s.people["ana"].conversation_id)).scalar_one()
+        cycles = privacy.export(contact_id, actor=OPERATOR)["care_cycles"]
+        assert [(x["channel"], x["messages"], x["handoffs"]) for x in cycles["sessions"]] == [("telegram", 2, 1)]
+        (episode,) = cycles["handoffs"]
+        assert (episode["outcome"], episode["csat"], episode["requested_at"]) == ("resolved", 4, "2026-12-01T16:00:01+00:00")
