@@ -4,6 +4,7 @@ A variable set in the environment always wins over `.env`.
 """
 from __future__ import annotations
 
+import logging
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -48,3 +49,21 @@ def replica_name() -> str:
     import socket
 
     return get("REPLICA_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+
+
+DEFAULT_RETENTION_DAYS = 730
+
+
+def retention_days() -> int:
+    """RETENTION_DAYS (default 730): a conversation idle longer than this is anonymised
+    (bot/retention.py). Anything but a whole number of days of at least 1 is the default."""
+    raw = (get("RETENTION_DAYS") or "").strip()
+    try:
+        days = int(raw) if raw else DEFAULT_RETENTION_DAYS
+    except ValueError:
+        days = 0
+    if days < 1:
+        logging.getLogger(__name__).warning("RETENTION_DAYS=%r is not a whole number of days; using %d",
+                                            raw, DEFAULT_RETENTION_DAYS)
+        return DEFAULT_RETENTION_DAYS
+    return days

@@ -21,6 +21,7 @@ from bot import jobs
 from bot.db import session_scope, utcnow
 from bot.messages import Button, Inbound, Outbound
 from bot.store.models import ChannelIdentity, Contact, Conversation, Message
+from bot.store.desk import DeskPost
 from bot.store.normalize import canonical_phone, normalize_email
 from bot.turn_lock import LeaseLost
 
@@ -153,6 +154,13 @@ def merge_contacts(session: Session, source: Contact, target: Contact) -> None:
             .values(conversation_id=keep.id)
             .execution_options(synchronize_session=False)
         )
+        # The desk's messages about them follow (erasing the person must still find them).
+        session.execute(
+            update(DeskPost)
+            .where(DeskPost.conversation_id.in_(source_conversations))
+            .values(conversation_id=keep.id)
+            .execution_options(synchronize_session=False)
+        )
     session.execute(
         update(ChannelIdentity)
         .where(ChannelIdentity.contact_id == source.id)
@@ -160,6 +168,7 @@ def merge_contacts(session: Session, source: Contact, target: Contact) -> None:
         .execution_options(synchronize_session=False)
     )
     phone, email, name, language = source.phone, source.email, source.name, source.language
+    email_verified_by = source.email_verified_by
     distributor = bool(source.is_distributor)
     for conversation_id in source_conversations:
         session.delete(session.get(Conversation, conversation_id))
@@ -167,7 +176,8 @@ def merge_contacts(session: Session, source: Contact, target: Contact) -> None:
     session.delete(source)
     session.flush()
     target.phone = target.phone or phone
-    target.email = target.email or email
+    if email and not target.email:
+        target.email, target.email_verified_by = email, email_verified_by
     target.name = target.name or name
     target.language = target.language or language
     target.is_distributor = bool(target.is_distributor or distributor)

@@ -17,7 +17,7 @@ from typing import Awaitable, Callable, Optional, Protocol
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot import conversations, db, handoff, jobs, language, linking, rasa_tuning
+from bot import conversations, db, handoff, jobs, language, linking, rasa_tuning, retention
 from bot.conversations import INBOUND_JOB, Party
 from bot.folding import fold
 from bot.messages import Button, Inbound, Outbound
@@ -133,11 +133,13 @@ class Hub:
         self.locks = locks or get_turn_locks()
         self.jobs = jobs.Scheduler(interval=min(jobs.POLL_SECONDS, recovery_interval))
         self.jobs.handle(INBOUND_JOB, self._recover_job)
+        self.jobs.handle(retention.JOB, retention.run_job)
         self.outbox = Outbox(self.senders, self.jobs)
         self._listeners: list[Callable[[str, int], None]] = []
         self._background: set[asyncio.Task] = set()
         self._turns: set[asyncio.Task] = set()  # processing now: a stopping replica lets them finish
         self._interceptors: list[Interceptor] = []
+        self._retention_set = False
 
     # -- wiring ---------------------------------------------------------------------------------
     def attach_rasa(self, handler: RasaHandler) -> None:
@@ -418,8 +420,15 @@ class Hub:
                                     job_id=job.id, resumed=True))
 
     def start(self) -> None:
-        """Starts claiming due work (retries, sends, timers) on the running event loop (idempotent)."""
+        """Starts claiming due work (retries, sends, timers) on the running event loop (idempotent),
+        and sets the daily retention run (once per day, whichever replica sets it)."""
         self.jobs.start()
+        if not self._retention_set:
+            self._retention_set = True
+            try:
+                retention.schedule_next()
+            except Exception:  # noqa: BLE001 - the next start, or the last run, sets it
+                logger.exception("could not schedule the retention run")
 
     async def stop(self, grace: float = 10.0) -> None:
         """A replica stopping: takes no more work, lets running turns finish for up to `grace`

@@ -1,8 +1,9 @@
 """The shared conversation store: contacts, their channel identities, conversations and messages.
 
-Also the agents' desk's own table (`desk_threads`, bot/store/desk.py) and the SLA clocks and
-alerts (`sla_clocks`, `sla_alerts`, bot/store/sla.py): imported here so that whoever loads the
-store's tables (Alembic, tests) gets them too.
+Also the agents' desk's own tables (`desk_threads`, `desk_posts`: bot/store/desk.py), the SLA
+clocks and alerts (`sla_clocks`, `sla_alerts`: bot/store/sla.py) and the audit trail (`audit_log`,
+written through bot/audit.py): imported here so that whoever loads the store's tables (Alembic,
+tests) gets them too.
 """
 from bot.store.models import (
     AUTHORS,
@@ -12,6 +13,7 @@ from bot.store.models import (
     DIRECTIONS,
     LANGUAGES,
     VERIFIERS,
+    AuditEntry,
     ChannelIdentity,
     Contact,
     Conversation,
@@ -20,7 +22,7 @@ from bot.store.models import (
     LinkCode,
     Message,
 )
-from bot.store.desk import DeskThread
+from bot.store.desk import DeskPost, DeskThread
 from bot.store.sla import SlaAlert, SlaClock
 from bot.store.normalize import canonical_phone, normalize_email, phone_variants, same_phone
 
@@ -32,8 +34,10 @@ __all__ = [
     "DIRECTIONS",
     "LANGUAGES",
     "VERIFIERS",
+    "AuditEntry",
     "ChannelIdentity",
     "Contact",
+    "DeskPost",
     "DeskThread",
     "Conversation",
     "Job",

@@ -5,22 +5,28 @@ that two agents (or a provider's retry) can race on are single conditional UPDAT
 against a unique key, so the database decides who wins, in one process or several.
 
 `desk_threads` is the desk's own table: the thread where the current hand-off of a conversation
-is worked (Slack's message ts). "Done once" facts (thread posted, reminder sent, agent message
+is worked (Slack's message ts). `desk_posts` lists every message at the desk about a conversation
+(the desk's own posts and agents' replies in its threads): what erasing the person, or retention,
+deletes there through `desk_erase` jobs (the desk registers their handler). "Done once" facts (thread posted, reminder sent, agent message
 relayed) are private messages on the desk's channel whose provider_message_id is the unique key.
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
-from sqlalchemy import Column, ForeignKey, String, delete, select, update
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, UniqueConstraint, delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from bot.db import Base, session_scope, utcnow
+from bot import jobs
+from bot.db import Base, UTCDateTime, session_scope, utcnow
 from bot.store.models import ChannelIdentity, Contact, Conversation, Message
 
 WITH_PEOPLE = ("waiting_agent", "agent")
+POST_KINDS = ("summary", "relay", "notice", "agent")
+ERASE_JOB = "desk_erase"  # deletes one message at the desk (ref: channel:ts); the desk handles it
 
 
 class DeskThread(Base):
@@ -33,6 +39,32 @@ class DeskThread(Base):
 
     def __repr__(self) -> str:
         return f"DeskThread({self.conversation_id!r} -> {self.thread_ts!r})"
+
+
+class DeskPost(Base):
+    """A message at the agents' desk about a conversation: the hand-off summary, a customer's words
+    relayed, a notice of the desk in the thread, or an agent's reply there."""
+
+    __tablename__ = "desk_posts"
+    __table_args__ = (UniqueConstraint("channel", "ts"), Index(None, "conversation_id"))
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(64), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False)
+    channel = Column(String(32), nullable=False)
+    ts = Column(String(32), nullable=False)
+    kind = Column(String(16), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+@dataclass(frozen=True)
+class Post:
+    """One message at the desk, as erasure needs it."""
+
+    conversation_id: str
+    channel: str
+    ts: str
+    kind: str
+    posted_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -126,6 +158,55 @@ def set_thread(conversation_id: str, thread_ts: str) -> None:
         ).rowcount
         if not changed:
             session.add(DeskThread(conversation_id=conversation_id, thread_ts=thread_ts))
+
+
+# -- what the desk holds about a conversation ---------------------------------------------------
+def record_post(conversation_id: str, channel: str, ts: str, kind: str) -> None:
+    """Remembers a message at the desk about the conversation (recorded once per channel and ts)."""
+    if kind not in POST_KINDS:
+        raise ValueError(kind)
+    try:
+        with session_scope() as session:
+            session.add(DeskPost(conversation_id=conversation_id, channel=channel, ts=ts, kind=kind))
+    except IntegrityError:
+        pass  # already recorded (a retried event)
+
+
+def posts_of(conversation_ids: Iterable[str], session: Optional[Session] = None) -> list[Post]:
+    """The messages at the desk about these conversations, oldest first (in the caller's
+    transaction when `session` is given)."""
+    ids = list(conversation_ids)
+    if not ids:
+        return []
+    query = select(DeskPost).where(DeskPost.conversation_id.in_(ids)).order_by(DeskPost.id)
+    if session is not None:
+        return [Post(r.conversation_id, r.channel, r.ts, r.kind, r.created_at) for r in session.execute(query).scalars()]
+    with session_scope() as own:
+        return posts_of(ids, own)
+
+
+def forget_post(channel: str, ts: str) -> None:
+    """A message deleted (or blanked) at the desk: nothing of it is left there to erase."""
+    with session_scope() as session:
+        session.execute(delete(DeskPost).where(DeskPost.channel == channel, DeskPost.ts == ts))
+
+
+def erase_later(posts: Iterable[Post], contact_id: Optional[int], session: Optional[Session] = None,
+                due_at: Optional[dt.datetime] = None) -> int:
+    """A durable `desk_erase` job per message (once per message, however often asked); returns
+    how many were new. The desk's handler deletes them, and tries again while it fails."""
+    def add_all(s: Session) -> int:
+        added = 0
+        for post in posts:
+            ref = f"{post.channel}:{post.ts}"
+            payload = {"channel": post.channel, "ts": post.ts, "kind": post.kind, "contact_id": contact_id}
+            added += jobs.add(s, ERASE_JOB, ref[:64], due_at=due_at, key=f"{ERASE_JOB}:{ref}", payload=payload) is not None
+        return added
+
+    if session is not None:
+        return add_all(session)
+    with session_scope() as own:
+        return add_all(own)
 
 
 def identities(contact_id: int) -> list[ChannelAddress]:

@@ -59,6 +59,9 @@ class Contact(Base):
     distributor_id = Column(Integer)
     customer_id = Column(Integer)
     preferred_channel = Column(String(16))
+    # Who verified the e-mail when a person did ("operator:ana", `contacts rectify`); unset when a
+    # channel verified it (a signed web identity).
+    email_verified_by = Column(String(200))
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
@@ -127,6 +130,9 @@ class Conversation(Base):
     # The fencing token of the latest turn that held this conversation's lock (bot/turn_lock.py):
     # a replica whose lease was taken over cannot store replies or dialogue events afterwards.
     fence = Column(BigInteger)
+    # When its messages' text and dialogue state were last anonymised (an erasure, or retention:
+    # bot/retention.py); a conversation idle past RETENTION_DAYS with no later message is done.
+    anonymised_at = Column(UTCDateTime)
 
     contact = relationship("Contact", back_populates="conversations")
     messages = relationship("Message", back_populates="conversation", order_by="Message.id")
@@ -233,8 +239,25 @@ class Job(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
+class AuditEntry(Base):
+    """Who did what with customers' data, and when (bot/audit.py). Append-only: the database
+    refuses UPDATE and DELETE (triggers, migration 0005). No foreign key: the entry outlives
+    whatever becomes of the contact, whose id is all it keeps of them."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "at"), Index(None, "contact_id", "at"), Index(None, "actor", "at"))
+
+    id = Column(Integer, primary_key=True)
+    at = Column(UTCDateTime, nullable=False, default=utcnow)
+    actor = Column(String(200), nullable=False)  # agent:U123, operator:ana, admin:token, system:retention
+    action = Column(String(64), nullable=False)  # handoff.claim, contacts.erase, ...
+    contact_id = Column(Integer)
+    detail = Column(JSON)  # ids and counts, never personal data
+
+
 __all__ = [
     "AUTHORS",
+    "AuditEntry",
     "CHANNELS",
     "CONVERSATION_STATUSES",
     "DELIVERY_STATUSES",

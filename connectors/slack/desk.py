@@ -4,7 +4,10 @@ The hub tells the desk about escalations and customer messages (the `Desk` proto
 endpoint (connectors/slack/endpoint.py) turns agents' clicks, replies and commands into the
 methods below. Methods an agent triggers return the feedback for that agent (shown ephemerally),
 or None. Its state lives in the core's store (bot/store/desk.py); business hours come from the
-service calendar (service.yml, bot/service.py); orders and tickets from ./business.py.
+service calendar (service.yml, bot/service.py); orders and tickets from ./business.py. Every
+message posted about a conversation, and every agent's reply in its thread, is recorded (channel
+and ts) so that erasing the person deletes it here (./erasure.py); what agents do with a
+conversation goes to the audit trail (bot/audit.py) as "agent:<Slack user id>".
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import jobs, service
+from bot import audit, db, jobs, service
 from bot.conversations import Party
 from bot.db import utcnow
 from bot.hub import Accepted, Hub
@@ -24,7 +27,7 @@ from bot.messages import Outbound
 from bot.store import desk as store
 from bot.store.desk import Markers
 from bot.texts import text as customer_text
-from connectors.slack import business
+from connectors.slack import business, erasure
 from connectors.slack.blocks import (
     Summary,
     agent_text,
@@ -104,6 +107,7 @@ class SlackDesk:
         self.markers = Markers(CHANNEL)
         hub.jobs.handle(REMINDER_JOB, self._remind)
         self.sla = SlaAlerts(client, channel, hub.jobs, self.markers, backend)  # SLA warnings and breaches
+        hub.jobs.handle(erasure.ERASE_JOB, erasure.job_handler(client, channel))
 
     # -- the hub's side ---------------------------------------------------------------------
     async def escalated(self, conversation_id: str) -> None:
@@ -135,6 +139,7 @@ class SlackDesk:
             self.markers.unmark(key)
             raise
         store.set_thread(conversation_id, posted["ts"])
+        self._posted(conversation_id, posted, "summary")
         logger.info("conversation %s is waiting for an agent in Slack (thread %s)", conversation_id, posted["ts"])
 
     async def customer_wrote(self, conversation_id: str, message_id: int, text: str) -> None:
@@ -145,7 +150,7 @@ class SlackDesk:
                 logger.warning("message %s of %s has no thread yet; its summary will show it", message_id, conversation_id)
                 return
             line = customer_line(current.name, current.last_channel, text)
-            await self.client.chat_postMessage(
+            posted = await self.client.chat_postMessage(
                 channel=self.channel,
                 thread_ts=current.thread_ts,
                 text=line,
@@ -153,6 +158,7 @@ class SlackDesk:
                 unfurl_links=False,
                 unfurl_media=False,
             )
+            self._posted(conversation_id, posted, "relay")
         except Exception:  # noqa: BLE001
             logger.exception("could not relay message %s of %s to Slack", message_id, conversation_id)
 
@@ -170,7 +176,7 @@ class SlackDesk:
             return None
         current = store.snapshot(party.conversation_id)
         if current is not None and current.thread_ts:
-            await self._say_in_thread(current.thread_ts, agent_text("csat", agent=agent or "?", score=score))
+            await self._say_in_thread(current.thread_ts, agent_text("csat", agent=agent or "?", score=score), current.id)
         return [Outbound(customer_text("csat_thanks", lang or party.language))]
 
     # -- the agents' side -------------------------------------------------------------------
@@ -179,9 +185,10 @@ class SlackDesk:
         if store.claim(conversation_id, agent):
             current = store.snapshot(conversation_id)
             if current is not None:
+                await self._audit(agent, "handoff.claim", current)
                 await self._refresh_root(current, agent)
                 if current.thread_ts:
-                    await self._say_in_thread(current.thread_ts, agent_text("claimed", agent=agent))
+                    await self._say_in_thread(current.thread_ts, agent_text("claimed", agent=agent), current.id)
             logger.info("conversation %s claimed by %s", conversation_id, agent)
             return None
         current = store.snapshot(conversation_id)
@@ -210,7 +217,9 @@ class SlackDesk:
         if not self.markers.mark(current.id, f"msg:{ts}", text=body, author="agent", direction="in",
                           payload={"kind": kind, "slack_user": user, "slack_ts": ts}):
             return None
+        self._posted(current.id, {"ts": ts}, "agent")  # an agent's reply is about the person too
         if kind == "note":
+            await self._audit(user, "handoff.note", current)
             return agent_text("note_saved")
         if kind == "resolve":
             return await self.resolve(current.id, user)
@@ -226,6 +235,7 @@ class SlackDesk:
         except Exception:  # noqa: BLE001 - a stored reply is retried by the outbox; the agent is told
             logger.exception("could not relay %s's reply to %s", user, current.id)
             return agent_text("relay_failed")
+        await self._audit(user, "handoff.reply", current, message=message_id)
         logger.info("agent %s answered %s (message %s)", user, current.id, message_id)
         return None
 
@@ -255,9 +265,10 @@ class SlackDesk:
         if current is None:
             return None
         done = "resolved" if status == "closed" else "returned"
+        await self._audit(agent, "handoff.resolve" if status == "closed" else "handoff.return", current)
         await self._refresh_root(current, agent)
         if current.thread_ts:
-            await self._say_in_thread(current.thread_ts, agent_text(done, agent=agent))
+            await self._say_in_thread(current.thread_ts, agent_text(done, agent=agent), current.id)
         key = "csat_question" if status == "closed" else "returned"
         await self.hub.send(conversation_id, Outbound(customer_text(key, current.language)), author="system")
         logger.info("conversation %s %s by %s", conversation_id, done, agent)
@@ -305,7 +316,7 @@ class SlackDesk:
             jobs.complete(job.id)  # claimed, a new hand-off, or already reminded
             return
         minutes = f"{self.reminder_minutes:g}"
-        if not await self._say_in_thread(current.thread_ts, agent_text("reminder", minutes=minutes)):
+        if not await self._say_in_thread(current.thread_ts, agent_text("reminder", minutes=minutes), current.id):
             raise RuntimeError("Slack did not take the reminder")
         # Marked after posting: a replica dying in between sends it twice rather than never.
         self.markers.mark(current.id, key, text="reminder", payload={"kind": "slack_reminder"})
@@ -389,13 +400,31 @@ class SlackDesk:
         except Exception:  # noqa: BLE001 - the state is in the store; the message is a view of it
             logger.exception("could not update the Slack summary of %s", current.id)
 
-    async def _say_in_thread(self, thread_ts: str, text: str) -> bool:
+    async def _say_in_thread(self, thread_ts: str, text: str, conversation_id: Optional[str] = None) -> bool:
         try:
-            await self.client.chat_postMessage(channel=self.channel, thread_ts=thread_ts, text=text)
-            return True
+            posted = await self.client.chat_postMessage(channel=self.channel, thread_ts=thread_ts, text=text)
         except Exception:  # noqa: BLE001
             logger.exception("could not post in Slack thread %s", thread_ts)
             return False
+        if conversation_id:
+            self._posted(conversation_id, posted, "notice")
+        return True
+
+    def _posted(self, conversation_id: str, posted: Any, kind: str) -> None:
+        """Records a message just posted about the conversation: erasing the person deletes it."""
+        try:
+            store.record_post(conversation_id, posted.get("channel") or self.channel, posted["ts"], kind)
+        except Exception:  # noqa: BLE001 - the message is posted; that it could not be listed is logged
+            logger.exception("could not record a %s message about %s; erasing the person will miss it", kind,
+                             conversation_id)
+
+    async def _audit(self, user: str, action: str, current: store.Snapshot, **detail: Any) -> None:
+        """What an agent did with the conversation, in the audit trail (never fails the action)."""
+        try:
+            await db.call(audit.record, f"agent:{user or '?'}", action, current.contact_id,
+                          {"conversation": current.id, **detail})
+        except Exception:  # noqa: BLE001 - the agent's action is done; a missing entry is logged
+            logger.exception("could not record %s by %s in the audit trail", action, user)
 
     async def ephemeral(self, user: str, text: str, thread_ts: Optional[str] = None) -> None:
         """A message only `user` sees, in the agents' channel (or one of its threads)."""

@@ -29,3 +29,13 @@ def test_environment_wins_over_dotenv(dotenv, monkeypatch):
 def test_database_url_defaults_to_a_sqlite_file_under_var(monkeypatch, dotenv):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     assert config.database_url().startswith("sqlite:///") and "/var/unisono.db" in config.database_url()
+
+
+@pytest.mark.parametrize("value, days", [(None, 730), ("30", 30), (" 365 ", 365), ("0", 730), ("-5", 730),
+                                         ("dos años", 730), ("", 730)])
+def test_retention_days_is_a_whole_number_of_days_or_the_default(dotenv, monkeypatch, value, days):
+    if value is None:
+        monkeypatch.delenv("RETENTION_DAYS", raising=False)
+    else:
+        monkeypatch.setenv("RETENTION_DAYS", value)
+    assert config.retention_days() == days

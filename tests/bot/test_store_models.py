@@ -26,8 +26,15 @@ from bot.store import (
 )
 from ops.migrate import alembic_config, downgrade, downgrade_core, upgrade, upgrade_core
 
+
+def core_head() -> str:
+    """The core chain's latest revision (each revision's own test pins what it does)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
 STORE_TABLES = {"contacts", "channel_identities", "conversations", "messages", "link_codes", "link_attempts",
-                "desk_threads", "jobs", "sla_clocks", "sla_alerts"}
+                "desk_threads", "jobs", "sla_clocks", "sla_alerts", "desk_posts", "audit_log"}
 BUSINESS_TABLES = {"branches", "products", "stock", "customers", "distributors", "orders", "order_items",
                    "tickets"}
 
@@ -61,7 +68,7 @@ def _tables(url: str) -> set[str]:
 def test_upgrade_on_an_empty_database_creates_every_table(url: str) -> None:
     assert _tables(url) == STORE_TABLES | BUSINESS_TABLES | {"alembic_version", "backend_alembic_version"}
     with db.get_engine(url).connect() as conn:
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0009_sla_alerts"
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == core_head()
         assert conn.scalar(text("SELECT version_num FROM backend_alembic_version")) == "b0001"
 
 
@@ -150,6 +157,38 @@ def test_work_left_before_the_upgrade_becomes_claimable_jobs(kind: str, tmp_path
         assert "jobs" not in _tables(url)
         with db.get_engine(url).connect() as conn:
             assert conn.scalar(text("SELECT count(*) FROM messages")) == 4
+        db.dispose(url)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_desk_messages_posted_before_0005_are_listed_for_erasure(kind: str, tmp_path: Path) -> None:
+    """0005: each conversation's thread root and its agents' replies, posted before desk_posts
+    existed, are listed (channel empty: the desk's own); contacts and conversations get their
+    new columns, the audit trail its table; and back."""
+    with temporary_database(kind, tmp_path) as url:
+        downgrade_core(url, "0004")
+        at = dt.datetime(2026, 12, 1, 10, 0)
+        with db.get_engine(url).begin() as conn:
+            conn.execute(text("INSERT INTO contacts (id, name, created_at, updated_at) VALUES (1, 'Ana', :at, :at)"), {"at": at})
+            conn.execute(text("INSERT INTO conversations (id, contact_id, status, created_at, handed_off_at) "
+                              "VALUES ('c-1', 1, 'agent', :at, :at)"), {"at": at})
+            conn.execute(text("INSERT INTO desk_threads (conversation_id, thread_ts) VALUES ('c-1', '1700000000.000100')"))
+            for key, author in (("msg:1700000000.000200", "agent"), ("thread:c-1:1", "system")):
+                conn.execute(text("INSERT INTO messages (conversation_id, direction, author, channel, provider_message_id, "
+                                  "delivery_status, attempts, created_at, private) "
+                                  "VALUES ('c-1', 'in', :a, 'slack', :k, 'processed', 0, :at, :p)"),
+                             {"a": author, "k": key, "at": at, "p": True})
+        upgrade_core(url)
+        with db.get_engine(url).connect() as conn:
+            posts = conn.execute(text("SELECT conversation_id, channel, ts, kind FROM desk_posts ORDER BY ts")).all()
+            assert posts == [("c-1", "", "1700000000.000100", "summary"), ("c-1", "", "1700000000.000200", "agent")]
+            assert conn.execute(text("SELECT email_verified_by FROM contacts")).all() == [(None,)]
+            assert conn.execute(text("SELECT anonymised_at FROM conversations")).all() == [(None,)]
+        command.check(alembic_config(url))  # the models say what the migrations made
+        downgrade_core(url, "0004")
+        assert not {"desk_posts", "audit_log"} & _tables(url)
+        with db.get_engine(url).connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM messages")) == 2
         db.dispose(url)
 
 

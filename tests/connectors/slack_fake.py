@@ -1,7 +1,9 @@
 """A local fake of the Slack Web API, and signed requests to our Slack endpoint.
 
 The fake is a real HTTP server on loopback: slack_sdk talks to it through SLACK_API_BASE_URL
-exactly as it would to https://slack.com/api/. It records every call and answers like Slack.
+exactly as it would to https://slack.com/api/. It records every call and answers like Slack, and
+keeps the channel's messages as Slack would: posted, updated, deleted (the bot may delete or edit
+only its own; an agent's message is put there with `human_post`). `refuse` makes a method fail.
 """
 from __future__ import annotations
 
@@ -29,9 +31,20 @@ class Call:
 
 
 @dataclass
+class Refusal:
+    method: str
+    error: str
+    ts: Optional[str] = None  # only for this message; None: any
+    times: Optional[int] = None  # then it answers again; None: until cleared
+
+
+@dataclass
 class FakeSlack:
     token: str = "xoxb-test-token"
     calls: list[Call] = field(default_factory=list)
+    # (channel, ts) -> {"channel", "ts", "text", "blocks", "attachments", "thread_ts", "user"}
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    refusals: list[Refusal] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -80,7 +93,8 @@ class FakeSlack:
     def _answer(self, method: str, args: dict[str, Any], token: Optional[str]) -> dict[str, Any]:
         with self._lock:
             ts = f"{int(time.time())}.{next(self._ts):06d}"
-        result = self._result(method, args, token, ts)
+            refused = self._refused(method, args.get("ts"))
+        result = {"ok": False, "error": refused} if refused and token == self.token else self._result(method, args, token, ts)
         with self._lock:
             self.calls.append(Call(method, args, token, result))
         return result
@@ -92,10 +106,14 @@ class FakeSlack:
             return {"ok": True, "url": "https://unisono.slack.com/", "team": "Unisono", "user": "unisono",
                     "team_id": "T0001", "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}
         if method == "chat.postMessage":
+            with self._lock:
+                self.messages[(args.get("channel"), ts)] = {
+                    "channel": args.get("channel"), "ts": ts, "text": args.get("text"), "blocks": args.get("blocks"),
+                    "attachments": args.get("attachments"), "thread_ts": args.get("thread_ts"), "user": BOT_USER}
             return {"ok": True, "channel": args.get("channel"), "ts": ts,
                     "message": {"text": args.get("text"), "ts": ts, "bot_id": BOT_ID, "user": BOT_USER}}
-        if method == "chat.update":
-            return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text")}
+        if method in ("chat.update", "chat.delete"):
+            return self._change(method, args)
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": ts}
         if method in ("conversations.history", "conversations.replies"):
@@ -119,6 +137,51 @@ class FakeSlack:
              **({"metadata": c.args["metadata"]} if with_metadata and c.args.get("metadata") else {})}
             for c in posts if float(c.result["ts"]) >= oldest
         ]
+    def _change(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        """chat.update and chat.delete on the stored messages, as the bot may: its own only."""
+        key = (args.get("channel"), args.get("ts"))
+        with self._lock:
+            message = self.messages.get(key)
+            if message is None:
+                return {"ok": False, "error": "message_not_found"}
+            if message["user"] != BOT_USER:
+                return {"ok": False, "error": "cant_delete_message" if method == "chat.delete" else "cant_update_message"}
+            if method == "chat.delete":
+                del self.messages[key]
+                return {"ok": True, "channel": key[0], "ts": key[1]}
+            message.update({k: args[k] for k in ("text", "blocks", "attachments") if k in args})
+        return {"ok": True, "channel": key[0], "ts": key[1], "text": args.get("text")}
+
+    def _refused(self, method: str, ts: Any) -> Optional[str]:
+        for rule in self.refusals:
+            if rule.method == method and rule.ts in (None, ts) and rule.times != 0:
+                if rule.times is not None:
+                    rule.times -= 1
+                return rule.error
+        return None
+
+    def refuse(self, method: str, error: str, ts: Optional[str] = None, times: Optional[int] = None) -> None:
+        """`method` answers {"ok": false, "error": error} (for one message, `times` times, or until cleared)."""
+        with self._lock:
+            self.refusals.append(Refusal(method, error, ts, times))
+
+    def clear_refusals(self) -> None:
+        with self._lock:
+            self.refusals.clear()
+
+    def human_post(self, channel: str, user: str, text: str, thread_ts: Optional[str] = None) -> str:
+        """A message a person wrote in the channel (not through the API): the bot cannot delete it."""
+        with self._lock:
+            ts = f"{int(time.time())}.{next(self._ts):06d}"
+            self.messages[(channel, ts)] = {"channel": channel, "ts": ts, "text": text, "blocks": None,
+                                            "attachments": None, "thread_ts": thread_ts, "user": user}
+        return ts
+
+    def remaining(self, channel: Optional[str] = None) -> list[dict[str, Any]]:
+        """The messages still in Slack (of `channel`), as a person would read them."""
+        with self._lock:
+            found = [dict(m) for m in self.messages.values() if channel in (None, m["channel"])]
+        return [{**m, "rendered": rendered(Call("chat.postMessage", m, self.token))} for m in found]
 
     # -- reading what was called ----------------------------------------------------------------
     def of(self, method: str, **match: Any) -> list[Call]:

@@ -10,7 +10,7 @@ from bot import db
 from bot.config import ROOT
 from ops import migrate
 
-VERBS = ("setup", "train", "run", "cluster", "shell", "contacts")
+VERBS = ("setup", "train", "run", "cluster", "shell", "contacts", "audit")
 
 
 @pytest.mark.parametrize("module", ["ops", "bot"])
@@ -31,3 +31,26 @@ def test_the_alias_runs_a_verb(tmp_path) -> None:
     done = subprocess.run([sys.executable, "-m", "bot", "contacts", "export", "nobody@example.com"], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "no contact matches 'nobody@example.com'" in done.stderr
+
+
+def test_the_audit_trail_is_read_by_time_and_actor(database_url, capsys) -> None:
+    import datetime as dt
+    import json
+
+    from bot import audit
+    from ops import cli
+
+    agent = "agent:U0CLI00001"
+    audit.record(agent, "handoff.claim", 77, {"conversation": "c-77"})
+    audit.record("operator:ana", "contacts.export", 77, {"messages": 4})
+    assert cli.main(["audit", "--since", "1h", "--who", "U0CLI00001"]) == 0
+    shown = capsys.readouterr()
+    assert agent in shown.out and "handoff.claim" in shown.out and "contact 77" in shown.out
+    assert "contacts.export" not in shown.out and "1 entry since" in shown.err
+    assert cli.main(["audit", "--since", "10m", "--contact", "77", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [(e["actor"], e["action"]) for e in entries][-2:] == [(agent, "handoff.claim"), ("operator:ana", "contacts.export")]
+    assert cli.main(["audit", "--since", "ayer"]) == 2
+    later = cli.since_time("2w", now=dt.datetime(2026, 12, 15, tzinfo=dt.timezone.utc))
+    assert later == dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    assert cli.since_time("2026-12-01") == dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)

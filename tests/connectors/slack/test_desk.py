@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
 from actions.backend import tables
-from bot import conversations, handoff
+from bot import audit, conversations, handoff
 from bot.db import session_scope
 from bot.hub import Hub
 from bot.messages import Inbound, Outbound
@@ -146,7 +146,7 @@ async def test_a_reminder_slack_refused_is_sent_on_the_next_pass(database_url: s
     root_ts = desk_store.thread_of(conversation_id)
     later = desk_store.snapshot(conversation_id).handed_off_at + dt.timedelta(minutes=6)
 
-    async def refused(thread_ts: str, text: str) -> bool:
+    async def refused(thread_ts: str, text: str, conversation_id: Optional[str] = None) -> bool:
         return False
 
     say = desk._say_in_thread
@@ -156,3 +156,42 @@ async def test_a_reminder_slack_refused_is_sent_on_the_next_pass(database_url: s
     assert reminders(fake_slack, root_ts) == 0
     await desk.tick(now=later)
     assert reminders(fake_slack, root_ts) == 1
+
+
+async def test_the_audit_trail_records_each_step_of_a_scripted_handoff(database_url: str, fake_slack: FakeSlack) -> None:
+    """Claim, reply, note and resolve of one hand-off, claim and return of another: each an entry
+    under its agent, about the contact, with no personal data; a retried Slack event adds nothing."""
+    hub = Hub()
+    hub.register_sender(StoreOnlySender("whatsapp"))
+    inside_hours = dt.datetime.fromisoformat(WEDNESDAY_11AM)
+    desk = SlackDesk(hub, AsyncWebClient(token=fake_slack.token, base_url=fake_slack.base_url), AGENTS,
+                     now=lambda: inside_hours)
+    start = dt.datetime.now(dt.timezone.utc)
+    ana, beto = "U0ANA00001", "U0BETO0001"
+    first = waiting_customer("necesito un asesor para mi factura", "es")
+    await desk.escalated(first)
+    root = desk_store.thread_of(first)
+    assert await desk.claim(first, ana) is None
+    for ts, text in (("1700000001.000001", "Hola, reviso tu factura"), ("1700000001.000002", "note: pidió factura A"),
+                     ("1700000001.000001", "Hola, reviso tu factura")):  # the last one: Slack's retry of the first
+        await desk.agent_wrote(root, ts, ana, text)
+    assert await desk.resolve(first, ana) is None
+    second = waiting_customer("quiero hablar con alguien", "es")
+    await desk.escalated(second)
+    await desk.agent_wrote(desk_store.thread_of(second), "1700000002.000001", beto, "Hola")  # a reply claims it
+    assert await desk.return_to_bot(second, beto) is None
+    assert await desk.claim(second, ana) is not None  # not waiting any more: refused, and not recorded
+
+    trail = [e for e in audit.entries(start) if e["actor"].startswith("agent:")]
+    contact = {c: desk_store.snapshot(c).contact_id for c in (first, second)}
+    assert [(e["actor"], e["action"], e["contact_id"], e["detail"]["conversation"]) for e in trail] == [
+        (f"agent:{ana}", "handoff.claim", contact[first], first),
+        (f"agent:{ana}", "handoff.reply", contact[first], first),
+        (f"agent:{ana}", "handoff.note", contact[first], first),
+        (f"agent:{ana}", "handoff.resolve", contact[first], first),
+        (f"agent:{beto}", "handoff.claim", contact[second], second),
+        (f"agent:{beto}", "handoff.reply", contact[second], second),
+        (f"agent:{beto}", "handoff.return", contact[second], second),
+    ]
+    assert isinstance(trail[1]["detail"]["message"], int)  # the reply stored for the customer, by id
+    assert "factura" not in str(trail)
