@@ -336,3 +336,20 @@ def test_a_replica_that_died_after_storing_the_replies_is_not_answered_twice(cha
     with session_scope() as session:
         assert session.get(Message, accepted.message_id).delivery_status == "processed"
         assert session.scalar(select(Job.id).where(Job.kind == "inbound", Job.ref == str(accepted.message_id))) is None
+
+
+async def test_a_starting_replica_sets_the_daily_retention_run_once(database_url):
+    """However often (or on however many replicas) the hub starts, one retention run is due next."""
+    from bot import retention
+
+    hub, other = Hub(), Hub()
+    try:
+        for starting in (hub, hub, other):
+            starting.start()
+        with session_scope() as session:
+            keys = session.execute(select(Job.key).where(Job.kind == retention.JOB)).scalars().all()
+        assert keys.count(f"{retention.JOB}:{retention.next_run().date().isoformat()}") == 1
+        assert hub.jobs.handlers[retention.JOB] is retention.run_job
+    finally:
+        await hub.stop(grace=0)
+        await other.stop(grace=0)

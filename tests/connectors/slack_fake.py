@@ -137,7 +137,6 @@ class FakeSlack:
              **({"metadata": c.args["metadata"]} if with_metadata and c.args.get("metadata") else {})}
             for c in posts if float(c.result["ts"]) >= oldest
         ]
-
     def _change(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         """chat.update and chat.delete on the stored messages, as the bot may: its own only."""
         key = (args.get("channel"), args.get("ts"))

@@ -4,7 +4,7 @@
 Nothing before this revision was timed, so both tables start empty.
 
 Revision ID: 0009_sla_alerts
-Revises: 0004
+Revises: 0005_audit_and_retention
 Create Date: 2026-12-07
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_sla_alerts"
-down_revision = "0004"
+down_revision = "0005_audit_and_retention"
 branch_labels = None
 depends_on = None
 
