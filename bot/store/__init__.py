@@ -18,6 +18,7 @@ from bot.store.models import (
     LinkAttempt,
     LinkCode,
     Message,
+    StreamTicket,
 )
 from bot.store.desk import DeskThread
 from bot.store.normalize import canonical_phone, normalize_email, phone_variants, same_phone
@@ -38,6 +39,7 @@ __all__ = [
     "LinkAttempt",
     "LinkCode",
     "Message",
+    "StreamTicket",
     "canonical_phone",
     "normalize_email",
     "phone_variants",
