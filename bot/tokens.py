@@ -68,7 +68,8 @@ def unsign(token: Optional[str], key: bytes) -> Optional[str]:
     if not token or "." not in token or len(token) > 512:
         return None
     value, _, mac = token.rpartition(".")
-    if not value or not hmac.compare_digest(mac, _mac(key, value)):
+    # Bytes: compare_digest raises on a str with non-ASCII characters (anyone can send those).
+    if not value or not hmac.compare_digest(mac.encode(), _mac(key, value).encode()):
         return None
     return value
 
@@ -80,7 +81,7 @@ def hex_hmac(key: bytes, value: str) -> str:
 
 def verify_hex(key: bytes, value: str, signature: str) -> bool:
     """Whether `signature` is `hex_hmac(key, value)`, compared in constant time."""
-    return hmac.compare_digest(hex_hmac(key, value), signature.strip().lower())
+    return hmac.compare_digest(hex_hmac(key, value).encode(), signature.strip().lower().encode())
 
 
 def new_session_id() -> str:

@@ -42,6 +42,14 @@ def test_a_changed_token_is_invalid_not_expired(change: str) -> None:
     assert not isinstance(refused.value, tokens.Expired) and str(refused.value) == "invalid session token"
 
 
+def test_non_ascii_in_a_token_or_a_signature_is_refused_not_an_error() -> None:
+    token = tokens.sign_session("wAbc", KEY, now=NOW)
+    with pytest.raises(tokens.TokenRefused):
+        tokens.verify_session(token[:-1] + "ñ", KEY, 30 * DAY, now=NOW)
+    with pytest.raises(tokens.TokenRefused):
+        tokens.verify_identity(KEY, "42", None, int(NOW), "ñ" * 64, now=NOW)
+
+
 def test_a_token_from_before_tokens_carried_their_time_is_expired() -> None:
     with pytest.raises(tokens.Expired):
         tokens.verify_session(tokens.sign("wAbc", KEY), KEY, 30 * DAY, now=NOW)
