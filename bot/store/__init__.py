@@ -21,6 +21,7 @@ from bot.store.models import (
     LinkAttempt,
     LinkCode,
     Message,
+    StreamTicket,
 )
 from bot.store.desk import DeskPost, DeskThread
 from bot.store.sla import SlaAlert, SlaClock
@@ -46,6 +47,7 @@ __all__ = [
     "Message",
     "SlaAlert",
     "SlaClock",
+    "StreamTicket",
     "canonical_phone",
     "normalize_email",
     "phone_variants",

@@ -34,7 +34,7 @@ def core_head() -> str:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 STORE_TABLES = {"contacts", "channel_identities", "conversations", "messages", "link_codes", "link_attempts",
-                "desk_threads", "jobs", "sla_clocks", "sla_alerts", "desk_posts", "audit_log"}
+                "desk_threads", "jobs", "sla_clocks", "sla_alerts", "desk_posts", "audit_log", "stream_tickets"}
 BUSINESS_TABLES = {"branches", "products", "stock", "customers", "distributors", "orders", "order_items",
                    "tickets"}
 
@@ -186,7 +186,7 @@ def test_desk_messages_posted_before_0005_are_listed_for_erasure(kind: str, tmp_
             assert conn.execute(text("SELECT anonymised_at FROM conversations")).all() == [(None,)]
         command.check(alembic_config(url))  # the models say what the migrations made
         downgrade_core(url, "0004")
-        assert not {"desk_posts", "audit_log"} & _tables(url)
+        assert not {"desk_posts", "audit_log", "stream_tickets"} & _tables(url)
         with db.get_engine(url).connect() as conn:
             assert conn.scalar(text("SELECT count(*) FROM messages")) == 2
         db.dispose(url)
