@@ -129,7 +129,7 @@ class Bench:
     """The cluster, the one-replica balancer, and the runs against them."""
 
     def __init__(self, database_url: str, redis_url: str, workdir: Path) -> None:
-        from bench.stack import QUIET_CONNECTORS, WEBCHAT_SECRET, free_port
+        from bench.stack import GENEROUS_RATE_LIMITS, QUIET_CONNECTORS, WEBCHAT_SECRET, free_port
         from ops.cluster import Cluster, port_in_use
 
         base = free_port()
@@ -137,7 +137,7 @@ class Bench:
             base = free_port()
         env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "RASA_TELEMETRY_ENABLED": "false",
                "WEBCHAT_SECRET": WEBCHAT_SECRET, "WEBCHAT_IDENTITY_SECRET": WEBCHAT_SECRET + "-identity",
-               **{name: "" for name in QUIET_CONNECTORS}}
+               **{name: "" for name in QUIET_CONNECTORS}, **GENEROUS_RATE_LIMITS}
         self.cluster = Cluster(2, free_port(), env, workdir / "cluster", base, free_port())
         self.one_port, self.workdir = free_port(), workdir
         self.one: Optional[subprocess.Popen] = None

@@ -25,6 +25,12 @@ QUIET_CONNECTORS = (
     "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "RASA_API_TOKEN",
 )
 WEBCHAT_SECRET = "bench-webchat-secret"
+# The benchmark opens hundreds of web chat sessions from 127.0.0.1: limits it stays far below (the
+# limiters still run, as in production).
+GENEROUS_RATE_LIMITS = {
+    "RATE_LIMIT_SESSIONS_PER_IP": "1000000", "RATE_LIMIT_MESSAGES_PER_IP": "1000000",
+    "RATE_LIMIT_MESSAGES_PER_SESSION": "1000000", "RATE_LIMIT_LINK_CODES_PER_IP": "1000000",
+}
 
 
 def free_port() -> int:
@@ -105,6 +111,7 @@ class Stack:
         env.update({name: "" for name in QUIET_CONNECTORS})
         env["WEBCHAT_SECRET"] = WEBCHAT_SECRET
         env["WEBCHAT_IDENTITY_SECRET"] = WEBCHAT_SECRET + "-identity"
+        env.update(GENEROUS_RATE_LIMITS)
         return env
 
     def start(self, timeout: float = 600.0) -> None:

@@ -4,16 +4,19 @@ A variable set in the environment always wins over `.env`.
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Union
 
 from dotenv import dotenv_values
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = ROOT / "var"
 DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'unisono.db'}"
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 
 @lru_cache(maxsize=1)
@@ -67,3 +70,51 @@ def retention_days() -> int:
                                             raw, DEFAULT_RETENTION_DAYS)
         return DEFAULT_RETENTION_DAYS
     return days
+# -- the web chat's sessions and rate limits (README, "Web chat"; docs/deployment.md) -----------
+DEFAULT_WEBCHAT_SESSION_DAYS = 30.0
+# Per client IP unless said otherwise; a limit of 0 switches that limit off.
+DEFAULT_RATE_LIMITS = {
+    "RATE_LIMIT_SESSIONS_PER_IP": 30,  # new web chat sessions and sign-ins, per minute
+    "RATE_LIMIT_MESSAGES_PER_IP": 120,  # web chat messages, per minute
+    "RATE_LIMIT_MESSAGES_PER_SESSION": 30,  # web chat messages of one session, per minute
+    "RATE_LIMIT_LINK_CODES_PER_IP": 20,  # web chat messages carrying a link code, per hour
+}
+
+
+def _number(name: str, default: float, kind: type = float) -> Any:
+    raw = (get(name) or "").strip()
+    if not raw:
+        return kind(default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"{name} must be a number >= 0, not {raw!r}")
+    return value
+
+
+def webchat_session_seconds() -> float:
+    """How long a web chat session token lives without use (WEBCHAT_SESSION_DAYS, default 30)."""
+    days = _number("WEBCHAT_SESSION_DAYS", DEFAULT_WEBCHAT_SESSION_DAYS)
+    if days <= 0:
+        raise ValueError("WEBCHAT_SESSION_DAYS must be more than 0")
+    return days * 86400
+
+
+def rate_limit(name: str) -> int:
+    """One of DEFAULT_RATE_LIMITS, as set (a whole number; 0: no limit)."""
+    return _number(name, DEFAULT_RATE_LIMITS[name], int)
+
+
+def trusted_proxies() -> tuple[IPNetwork, ...]:
+    """TRUSTED_PROXIES: the proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is
+    believed. Unset: none, and the client's address is always the connection's peer."""
+    networks = []
+    for item in (get("TRUSTED_PROXIES") or "").split(","):
+        if item.strip():
+            try:
+                networks.append(ipaddress.ip_network(item.strip(), strict=False))
+            except ValueError:
+                raise ValueError(f"TRUSTED_PROXIES: {item.strip()!r} is not an IP address or CIDR") from None
+    return tuple(networks)

@@ -8,6 +8,7 @@ server runs. A subclass says its `channel` name and adds its routes in `routes()
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import Any, Awaitable, Callable, ClassVar, Dict, Generic, Iterable, Optional, Text, TypeVar
 
@@ -17,6 +18,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import config
+from bot.config import IPNetwork
 from bot.hub import Hub, get_hub
 
 MAX_BODY = 64 * 1024  # webhook bodies above this are refused with 413
@@ -38,6 +40,38 @@ def setting(name: str, default: Optional[str] = None) -> Optional[str]:
 def json_error(status: int, message: str) -> HTTPResponse:
     """The JSON error answer every channel gives: {"error": message}."""
     return response.json({"error": message}, status=status)
+
+
+def _ip(text: str) -> Optional[Any]:
+    try:
+        ip = ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+    return getattr(ip, "ipv4_mapped", None) or ip
+
+
+def client_ip(request: Request, trusted: tuple[IPNetwork, ...]) -> str:
+    """The address of the client behind a request, for rate limits.
+
+    The connection's peer, unless the peer is one of the `trusted` proxies (TRUSTED_PROXIES): then
+    X-Forwarded-For (every such header, in order) is read from the right, each proxy having
+    appended the address it saw, and the first address that is not a trusted proxy is the client.
+    Anything left of that was written by the client and is ignored: anyone can send the header,
+    so it is believed only as far as trusted proxies vouch for it.
+    """
+    peer = _ip(request.ip or "")
+    client = str(peer) if peer is not None else (request.ip or "")
+    if peer is None or not any(peer in network for network in trusted):
+        return client
+    forwarded = ",".join(request.headers.getall("x-forwarded-for", []))
+    for hop in reversed([part for part in forwarded.split(",") if part.strip()]):
+        address = _ip(hop)
+        if address is None:
+            break  # garbage: written by the client, not by a proxy
+        client = str(address)
+        if not any(address in network for network in trusted):
+            break
+    return client
 
 
 class Channel(InputChannel, Generic[S]):

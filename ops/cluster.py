@@ -11,6 +11,8 @@ the balancer, then the replicas (SIGTERM, a grace period, then SIGKILL), then th
 `Cluster` is also what tests (and the load scenario) start: own ports, own env, logs per child in
 `workdir` (`make cluster`: CLUSTER_DIR, default var/cluster/, for haproxy.cfg and endpoints.yml;
 its children log to the terminal). docs/deployment.md describes the topology and how it maps onto Kubernetes.
+The replicas trust HAProxy's X-Forwarded-For (TRUSTED_PROXIES gets 127.0.0.1): rate limits count
+per client, not per balancer.
 """
 from __future__ import annotations
 
@@ -161,6 +163,17 @@ backend replicas
 """
 
 
+def _trusting_the_balancer(env: dict[str, str]) -> dict[str, str]:
+    """The replicas believe the X-Forwarded-For of HAProxy (127.0.0.1), besides any proxies set in
+    TRUSTED_PROXIES: every request reaches them from the balancer, and the web chat's rate limits
+    count per client address, not per balancer."""
+    listed = env["TRUSTED_PROXIES"] if "TRUSTED_PROXIES" in env else (config.get("TRUSTED_PROXIES") or "")
+    proxies = [item.strip() for item in listed.split(",") if item.strip()]
+    if "127.0.0.1" not in proxies and "127.0.0.0/8" not in proxies:
+        proxies.append("127.0.0.1")
+    return {**env, "TRUSTED_PROXIES": ",".join(proxies)}
+
+
 def haproxy_binary() -> str:
     path = shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy",) if os.path.exists(p)), None)
     if path is None:
@@ -199,7 +212,7 @@ class Cluster:
             raise ClusterError(f"REPLICAS must be at least 1, not {replicas}")
         self.replicas, self.port, self.base_port, self.action_port = replicas, port, base_port, action_port
         self.workdir = Path(workdir or config.get("CLUSTER_DIR") or VAR_DIR / "cluster")
-        self.env = {**runner._env(), **(env or {})}
+        self.env = _trusting_the_balancer({**runner._env(), **(env or {})})
         self.logs_in_workdir = logs_in_workdir
         self.children: list[Child] = []
         self._lock = threading.Lock()

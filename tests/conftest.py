@@ -17,7 +17,8 @@ from typing import Iterator
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from tests.helpers import PROVIDER_VARIABLES, free_port, wait_for_port  # noqa: F401 (re-exported)
+from tests.helpers import (  # noqa: F401 (re-exported)
+    GENEROUS_RATE_LIMITS, PROVIDER_VARIABLES, free_port, wait_for_port)
 
 os.environ["RASA_TELEMETRY_ENABLED"] = "false"
 
@@ -124,6 +125,7 @@ def start_server(database_url: str, extra_env: dict[str, str] | None = None, nam
     env = {
         **runner._env(),
         **channels_off,
+        **GENEROUS_RATE_LIMITS,
         "DATABASE_URL": database_url,
         "WEBCHAT_SECRET": "test-webchat-secret",
         "WEBCHAT_IDENTITY_SECRET": "test-identity-secret",

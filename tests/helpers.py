@@ -15,6 +15,13 @@ PROVIDER_VARIABLES = (
     "TWILIO_TEMPLATE_CONTENT_SID", "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_BASE_URL",
     "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_AGENT_CHANNEL", "SLACK_API_BASE_URL", "HANDOFF_NOW",
 )
+# For stacks whose tests open many web chat sessions and messages from 127.0.0.1 (load, replicas,
+# the channel suites): limits far above what they send, so the limiters still run and never bite.
+# tests/reliability/test_rate_limits.py proves the limits themselves.
+GENEROUS_RATE_LIMITS = {
+    "RATE_LIMIT_SESSIONS_PER_IP": "1000000", "RATE_LIMIT_MESSAGES_PER_IP": "1000000",
+    "RATE_LIMIT_MESSAGES_PER_SESSION": "1000000", "RATE_LIMIT_LINK_CODES_PER_IP": "1000000",
+}
 
 
 def free_port() -> int:

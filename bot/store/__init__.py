@@ -21,6 +21,7 @@ from bot.store.models import (
     LinkAttempt,
     LinkCode,
     Message,
+    StreamTicket,
 )
 from bot.store.desk import DeskPost, DeskThread
 from bot.store.cycles import CareSession, Handoff
@@ -49,6 +50,7 @@ __all__ = [
     "Message",
     "SlaAlert",
     "SlaClock",
+    "StreamTicket",
     "canonical_phone",
     "normalize_email",
     "phone_variants",

@@ -219,6 +219,17 @@ class LinkAttempt(Base):
     success = Column(Boolean, nullable=False, default=False)
 
 
+class StreamTicket(Base):
+    """A single-use, short-lived ticket that opens one web chat live stream (bot/stream_tickets.py);
+    only its hash is kept. Used when there is no Redis (REDIS_URL unset)."""
+
+    __tablename__ = "stream_tickets"
+
+    ticket_hash = Column(String(64), primary_key=True)
+    address = Column(String(255), nullable=False)
+    expires_at = Column(UTCDateTime, nullable=False, index=True)
+
+
 class Job(Base):
     """Durable work a replica claims: processing a message, sending one, a timer (bot/jobs.py).
 
@@ -274,4 +285,5 @@ __all__ = [
     "LinkAttempt",
     "LinkCode",
     "Message",
+    "StreamTicket",
 ]

@@ -8,8 +8,12 @@
  * Optional attributes: data-server (default: this script's origin), data-lang ("es" | "en";
  * default: the page's <html lang>, else the browser's languages), data-open="true" (open the
  * panel on load), and for a
- * logged-in user of the site, data-user-id + data-user-signature (+ data-user-email,
- * data-user-name), the signature being computed by the site's server.
+ * logged-in user of the site, data-user-id + data-user-ts + data-user-signature (+ data-user-email,
+ * data-user-name), the signature being computed by the site's server over "id|email|ts" when it
+ * renders the page (the server accepts it for 10 minutes).
+ *
+ * The session token is sent in the Authorization header only, never in a URL: the live feed
+ * (EventSource, which cannot send headers) is opened with a single-use ticket bought with it.
  *
  * The widget's own words start in that language and then follow the conversation's: once the
  * assistant knows which language the customer writes in, the server says so with each answer
@@ -53,6 +57,7 @@
       sendFailed: "No pudimos enviar tu mensaje. Inténtalo de nuevo en un momento.",
       tooLong: "Tu mensaje es demasiado largo. Divídelo en partes más cortas.",
       rejected: "No pudimos procesar tu mensaje. Revisa el texto e inténtalo de nuevo.",
+      slowDown: "Estás enviando mensajes muy rápido. Espera un momento e inténtalo de nuevo.",
       unread: "mensajes nuevos"
     },
     en: {
@@ -77,6 +82,7 @@
       sendFailed: "We couldn't send your message. Please try again in a moment.",
       tooLong: "Your message is too long. Please split it into shorter parts.",
       rejected: "We couldn't process your message. Please check it and try again.",
+      slowDown: "You're sending messages too quickly. Please wait a moment and try again.",
       unread: "new messages"
     }
   };
@@ -137,7 +143,7 @@
     if (!data.userId || !data.userSignature) {
       return null;
     }
-    var identity = { user_id: data.userId, signature: data.userSignature };
+    var identity = { user_id: data.userId, ts: Number(data.userTs), signature: data.userSignature };
     if (data.userEmail) identity.email = data.userEmail;
     if (data.userName) identity.name = data.userName;
     return identity;
@@ -202,9 +208,10 @@
     return base / 2 + Math.random() * base / 2;
   }
 
-  function HttpError(status, body) {
+  function HttpError(status, body, retryAfter) {
     this.status = status;
     this.body = body;
+    this.retryAfter = retryAfter; // seconds, from a 429's Retry-After
   }
 
   function request(method, path, body) {
@@ -219,7 +226,9 @@
       cache: "no-store"
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (json) {
-        if (!response.ok) throw new HttpError(response.status, json);
+        if (!response.ok) {
+          throw new HttpError(response.status, json, Number(response.headers.get("Retry-After")) || 0);
+        }
         return json;
       });
     });
@@ -245,7 +254,7 @@
   // -- state --------------------------------------------------------------------------------------
   var state = {
     token: null,
-    renderedFor: null, // the token whose conversation the list shows
+    renderedFor: null, // the session whose conversation the list shows
     identity: identityFromData(),
     ready: null, // a Promise: the session and history are loaded
     streamAfter: 0, // the last id received from history or the live feed (where a reconnect resumes)
@@ -637,21 +646,36 @@
   }
 
   // -- session, history and the live feed -------------------------------------------------------
+  /** The session a token names ("<session>.<issued at>.<mac>"): renewals change the rest. */
+  function sessionOf(token) {
+    return String(token || "").split(".").slice(0, -2).join(".");
+  }
+
+  /** A renewed token handed back with an answer: the same session, valid for longer. */
+  function adopt(token) {
+    if (!token || sessionOf(token) !== sessionOf(state.token)) return;
+    state.token = token;
+    if (!state.identity) storeToken(token);
+  }
+
+  function signIn() {
+    var body = state.identity ? { identity: state.identity } : {};
+    return request("POST", "/session", body).then(function (json) { return json.token; });
+  }
+
+  /** The session in use renewed (expired or refused: a new one), else a new one. */
   function obtainToken() {
-    if (state.identity) {
-      return request("POST", "/session", { identity: state.identity }).then(function (json) {
-        return json.token;
-      });
-    }
-    var saved = state.token || storedToken();
-    var body = saved ? { token: saved } : {};
-    return request("POST", "/session", body).then(
+    var saved = state.token || (state.identity ? null : storedToken());
+    if (!saved) return signIn();
+    return request("POST", "/session", { token: saved }).then(
       function (json) { return json.token; },
       function (error) {
-        if (saved && error instanceof HttpError && error.status === 401) {
-          storeToken(null); // tampered or signed with a retired secret: start over
+        if (error instanceof HttpError && error.status === 401) {
+          // Expired after days without use, tampered, or signed with a retired secret: the
+          // history stays with the old session; a verified identity signs in again.
+          if (!state.identity) storeToken(null);
           state.token = null;
-          return request("POST", "/session", {}).then(function (json) { return json.token; });
+          return signIn();
         }
         throw error;
       }
@@ -679,11 +703,11 @@
       return obtainToken()
         .then(function (token) {
           if (generation !== state.generation) return;
-          if (state.renderedFor && token !== state.renderedFor) {
+          if (state.renderedFor && sessionOf(token) !== state.renderedFor) {
             clearMessages(); // another session: another conversation
           }
           state.token = token;
-          state.renderedFor = token;
+          state.renderedFor = sessionOf(token);
           if (!state.identity) storeToken(token);
           return loadHistory();
         })
@@ -699,7 +723,9 @@
             throw error; // a refusal (e.g. a wrong identity signature) is not retried forever
           }
           showNotice(attempt === 0 ? "connecting" : "reconnecting");
-          return sleep(backoff(attempt++)).then(tryOnce);
+          var wait = backoff(attempt++);
+          if (error instanceof HttpError && error.retryAfter) wait = Math.max(wait, error.retryAfter * 1000);
+          return sleep(wait).then(tryOnce);
         });
     }
     state.ready = tryOnce();
@@ -721,7 +747,27 @@
   function connect(generation) {
     closeStream();
     if (typeof window.EventSource !== "function") return; // replies still arrive with each send
-    var url = ENDPOINT + "/events?token=" + encodeURIComponent(state.token) + "&after=" + state.streamAfter;
+    // The session token stays in headers: the stream's URL carries a single-use ticket instead.
+    request("POST", "/ticket", {}).then(
+      function (json) {
+        if (generation !== state.generation || state.source) return;
+        adopt(json.token);
+        listen(generation, json.ticket);
+      },
+      function (error) {
+        if (generation !== state.generation) return;
+        if (error instanceof HttpError && error.status === 401) {
+          // The session expired: renew it, or start a new one (after a pause, so a server that
+          // keeps refusing is not asked in a tight loop).
+          state.reconnectAttempt = Math.max(state.reconnectAttempt, 2);
+        }
+        reconnectLater(generation);
+      }
+    );
+  }
+
+  function listen(generation, ticket) {
+    var url = ENDPOINT + "/events?ticket=" + encodeURIComponent(ticket) + "&after=" + state.streamAfter;
     var source = new EventSource(url);
     state.source = source;
     source.addEventListener("open", function () {
@@ -740,23 +786,28 @@
       if (typeof message.id === "number") state.streamAfter = Math.max(state.streamAfter, message.id);
     });
     source.addEventListener("error", function () {
-      // Reconnect ourselves, so the resume point is the last message we actually have.
+      // Reconnect ourselves (with a new ticket), so the resume point is the last message we have.
       if (generation !== state.generation || state.source !== source) return;
       source.close();
       state.source = null;
-      var attempt = state.reconnectAttempt++;
-      if (attempt > 0) showNotice("reconnecting");
-      state.reconnectTimer = setTimeout(function () {
-        state.reconnectTimer = null;
-        if (generation !== state.generation) return;
-        // After repeated failures the token itself may be the problem (a rotated secret).
-        if (attempt >= 2) {
-          start();
-        } else {
-          connect(generation);
-        }
-      }, backoff(attempt));
+      reconnectLater(generation);
     });
+  }
+
+  function reconnectLater(generation) {
+    if (state.reconnectTimer) return;
+    var attempt = state.reconnectAttempt++;
+    if (attempt > 0) showNotice("reconnecting");
+    state.reconnectTimer = setTimeout(function () {
+      state.reconnectTimer = null;
+      if (generation !== state.generation) return;
+      // After repeated failures the token itself may be the problem (a rotated secret).
+      if (attempt >= 2) {
+        start();
+      } else {
+        connect(generation);
+      }
+    }, backoff(attempt));
   }
 
   // -- sending ----------------------------------------------------------------------------------
@@ -797,6 +848,7 @@
     return (state.ready || start())
       .then(function () { return postMessage(body, false); })
       .then(function (json) {
+        adopt(json.token);
         if (typeof json.message_id === "number" && pending.parentNode) {
           var known = findById(json.message_id);
           if (known && known !== pending) {
@@ -813,7 +865,8 @@
       .catch(function (error) {
         pending.classList.add("unisono-failed");
         var status = error instanceof HttpError ? error.status : 0;
-        showNotice(status === 413 ? "tooLong" : status === 400 ? "rejected" : "sendFailed");
+        var notices = { 400: "rejected", 413: "tooLong", 429: "slowDown" };
+        showNotice(notices[status] || "sendFailed");
         return null;
       })
       .then(function (result) {
@@ -877,7 +930,7 @@
     toggle: function () { setOpen(!state.open); },
     /** Sends a message as if typed; resolves with the server's answer (or null on failure). */
     send: function (text) { return send(text); },
-    /** Switches to a logged-in user's verified session: {user_id, signature, email?, name?}. */
+    /** Switches to a logged-in user's verified session: {user_id, ts, signature, email?, name?}. */
     identify: function (identity) {
       state.identity = identity || null;
       state.token = null; // with null: back to this browser's anonymous session

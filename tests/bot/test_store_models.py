@@ -36,7 +36,7 @@ def core_head() -> str:
 
 STORE_TABLES = {"contacts", "channel_identities", "conversations", "messages", "link_codes", "link_attempts",
                 "desk_threads", "jobs", "care_sessions", "handoffs", "sla_clocks", "sla_alerts", "desk_posts",
-                "audit_log"}
+                "audit_log", "stream_tickets"}
 BUSINESS_TABLES = {"branches", "products", "stock", "customers", "distributors", "orders", "order_items",
                    "tickets"}
 
@@ -238,7 +238,7 @@ def test_desk_messages_posted_before_0005_are_listed_for_erasure(kind: str, tmp_
             assert conn.execute(text("SELECT anonymised_at FROM conversations")).all() == [(None,)]
         command.check(alembic_config(url))  # the models say what the migrations made
         downgrade_core(url, "0004")
-        assert not {"desk_posts", "audit_log"} & _tables(url)
+        assert not {"desk_posts", "audit_log", "stream_tickets"} & _tables(url)
         with db.get_engine(url).connect() as conn:
             assert conn.scalar(text("SELECT count(*) FROM messages")) == 2
         db.dispose(url)

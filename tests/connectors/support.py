@@ -2,6 +2,7 @@
 helpers that read the store the way an operator would."""
 from __future__ import annotations
 
+import json
 import random
 import time
 from pathlib import Path
@@ -118,3 +119,36 @@ def fresh_start(phone: str) -> None:
             select(Conversation).where(Conversation.contact_id == contact.id, Conversation.status != "closed")
         ).scalars():
             conversation.status = "closed"
+
+
+# -- the web chat's handlers in this process (no server, no model) ---------------------------------
+class FakeRequest:
+    """What the web chat's handlers read of a Sanic request: body, headers, query, peer address."""
+
+    def __init__(self, body: Any = None, headers: Optional[list[tuple[str, str]]] = None,
+                 ip: str = "192.0.2.10", args: Optional[dict[str, str]] = None) -> None:
+        from sanic.compat import Header
+
+        self.body = body if isinstance(body, bytes) else json.dumps(body if body is not None else {}).encode()
+        self.headers = Header(headers or [])
+        self.ip = ip
+        self.args = args or {}
+
+
+class StubHub:
+    """Takes every message as a client's retry (already stored): the handler answers at once."""
+
+    def __init__(self) -> None:
+        self.accepted: list[Any] = []
+
+    async def accept(self, inbound: Any) -> None:
+        self.accepted.append(inbound)
+        return None
+
+
+def bearer(token: str) -> list[tuple[str, str]]:
+    return [("Authorization", f"Bearer {token}")]
+
+
+def answer_json(answer: Any) -> dict:
+    return json.loads(answer.body)

@@ -1,4 +1,7 @@
-"""The web chat's HTTP contract, against the real server: sessions, messages, history, live events."""
+"""The web chat's HTTP contract, against the real server: sessions, messages, history, live events.
+
+The same handlers with an injected clock (a month without use, an identity signed 11 minutes ago,
+a ticket a minute old): tests/connectors/test_webchat_sessions.py."""
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +14,12 @@ from typing import Iterator
 import httpx
 import pytest
 
+from bot import tokens
+
 BASE = "/webhooks/webchat"
 IDENTITY_SECRET = b"test-identity-secret"  # what conftest.start_server puts in WEBCHAT_IDENTITY_SECRET
+SESSION_SECRET = b"test-webchat-secret"  # and in WEBCHAT_SECRET
+DAY = 86400
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +40,8 @@ def bearer(token: str) -> dict[str, str]:
 
 def forged(token: str) -> str:
     """The same MAC on another session id: what someone guessing a session would try."""
-    value, _, mac = token.rpartition(".")
-    return f"{value[:-1]}{'A' if value[-1] != 'A' else 'B'}.{mac}"
+    session_id, stamp, mac = token.rsplit(".", 2)
+    return f"{session_id[:-1]}{'A' if session_id[-1] != 'A' else 'B'}.{stamp}.{mac}"
 
 
 def altered_mac(token: str) -> str:
@@ -57,13 +64,44 @@ def identity_signature(value: str) -> str:
     return hmac.new(IDENTITY_SECRET, value.encode(), hashlib.sha256).hexdigest()
 
 
+def signed_identity(user_id: str, email: str = "", age: float = 0, **extra) -> dict:
+    """What the site's server puts in the page: `user_id|email|ts` signed, `ts` its clock."""
+    ts = int(time.time() - age)
+    return {"user_id": user_id, "ts": ts, "signature": identity_signature(f"{user_id}|{email}|{ts}"),
+            **({"email": email} if email else {}), **extra}
+
+
+def ticket(client: httpx.Client, token: str) -> str:
+    """A single-use ticket for the live stream, bought with the token in a header."""
+    response = client.post("/ticket", headers=bearer(token))
+    assert response.status_code == 200, response.text
+    return response.json()["ticket"]
+
+
 # -- sessions -------------------------------------------------------------------------------------
 def test_a_new_session_gets_a_token_that_renews_as_itself(client: httpx.Client) -> None:
     token = new_token(client)
-    assert token != new_token(client)  # every browser its own session
+    assert tokens.session_address(token) != tokens.session_address(new_token(client))  # every browser its own
     renewed = client.post("/session", json={"token": token})
     assert renewed.status_code == 200
-    assert renewed.json() == {"token": token}
+    assert tokens.session_address(renewed.json()["token"]) == tokens.session_address(token)
+
+
+def test_a_session_unused_for_a_month_is_refused_with_a_clear_401(client: httpx.Client) -> None:
+    """WEBCHAT_SESSION_DAYS is 30 on this server; a token last renewed 31 days ago is over."""
+    token = new_token(client)
+    say(client, token, "hola")
+    stale = tokens.sign_session(tokens.session_address(token), SESSION_SECRET, now=time.time() - 31 * DAY)
+    expired = {"error": "session expired; open a new session"}
+    for answer in (client.post("/webhook", headers=bearer(stale), json={"text": "hola"}),
+                   client.get("/history", headers=bearer(stale)), client.post("/ticket", headers=bearer(stale)),
+                   client.post("/session", json={"token": stale})):
+        assert (answer.status_code, answer.json()) == (401, expired)
+    # Used 29 days ago it still works, and comes back renewed.
+    used = tokens.sign_session(tokens.session_address(token), SESSION_SECRET, now=time.time() - 29 * DAY)
+    assert [m["text"] for m in history(client, used)][0] == "hola"
+    renewed = client.post("/session", json={"token": used}).json()["token"]
+    assert tokens.verify_session(renewed, SESSION_SECRET, 30 * DAY).issued_at >= time.time() - 60
 
 
 @pytest.mark.parametrize("tamper", [forged, altered_mac], ids=["forged-id", "altered-mac"])
@@ -79,14 +117,23 @@ def test_a_tampered_token_is_refused_by_every_route(client: httpx.Client, tamper
     bad = tamper(token)
     assert client.post("/webhook", headers=bearer(bad), json={"text": "hola"}).status_code == 401
     assert client.get("/history", headers=bearer(bad)).status_code == 401
-    assert client.get("/history", params={"token": bad}).status_code == 401
-    assert client.get("/events", params={"token": bad}).status_code == 401
+    assert client.post("/ticket", headers=bearer(bad)).status_code == 401
 
 
 def test_no_token_is_refused(client: httpx.Client) -> None:
     assert client.post("/webhook", json={"text": "hola"}).status_code == 401
     assert client.get("/history").status_code == 401
+    assert client.post("/ticket").status_code == 401
     assert client.get("/events").status_code == 401
+
+
+def test_the_session_token_is_never_read_from_a_url(client: httpx.Client) -> None:
+    """URLs end up in proxies' and servers' logs: a token there must be worth nothing."""
+    token = new_token(client)
+    say(client, token, "hola")
+    assert client.get("/history", params={"token": token}).status_code == 401
+    assert client.get("/events", params={"token": token}).status_code == 401
+    assert client.get("/events", params={"ticket": token}).status_code == 401
 
 
 # -- malformed and oversized messages -------------------------------------------------------------
@@ -141,8 +188,6 @@ def test_history_returns_what_was_said_oldest_first(client: httpx.Client) -> Non
     assert first["text"] == "hola"
     assert all(m["direction"] == "out" and m["author"] == "bot" for m in messages[1:])
     assert messages[1:] == answer["replies"]  # the reply and the history show the same message
-    # The token also works as a query parameter (EventSource cannot send headers).
-    assert client.get("/history", params={"token": token}).json()["messages"] == messages
 
 
 def test_answers_and_history_tell_the_conversations_language(client: httpx.Client) -> None:
@@ -156,7 +201,7 @@ def test_answers_and_history_tell_the_conversations_language(client: httpx.Clien
     assert not any("asistente virtual" in r["text"] for r in answer["replies"])
     assert client.get("/history", headers=bearer(token)).json()["language"] == "en"
     assert say(client, token, "hola, ¿dónde está mi pedido?")["language"] == "es"
-    assert client.get("/history", params={"token": token}).json()["language"] == "es"
+    assert client.get("/history", headers=bearer(token)).json()["language"] == "es"
 
 
 def test_sessions_do_not_see_each_other(client: httpx.Client) -> None:
@@ -193,8 +238,7 @@ def test_a_client_id_is_scoped_to_its_session(client: httpx.Client) -> None:
 def test_a_signed_identity_gets_a_working_session(client: httpx.Client) -> None:
     user_id = f"u-{uuid.uuid4().hex[:8]}"
     email = f"{user_id}@ejemplo.mx"  # unique: a seeded contact's email would join that contact
-    identity = {"user_id": user_id, "email": email, "name": "Laura Gómez",
-                "signature": identity_signature(f"{user_id}|{email}")}
+    identity = signed_identity(user_id, email, name="Laura Gómez")
     response = client.post("/session", json={"identity": identity})
     assert response.status_code == 200, response.text
     token = response.json()["token"]
@@ -207,17 +251,28 @@ def test_a_signed_identity_gets_a_working_session(client: httpx.Client) -> None:
 
 def test_an_identity_without_email_signs_the_user_id_alone(client: httpx.Client) -> None:
     user_id = f"u-{uuid.uuid4().hex[:8]}"
-    identity = {"user_id": user_id, "signature": identity_signature(user_id)}
-    assert client.post("/session", json={"identity": identity}).status_code == 200
+    assert client.post("/session", json={"identity": signed_identity(user_id)}).status_code == 200
+
+
+def test_an_identity_signed_more_than_ten_minutes_ago_is_refused_with_a_clear_401(client: httpx.Client) -> None:
+    user_id = f"u-{uuid.uuid4().hex[:8]}"
+    stale = client.post("/session", json={"identity": signed_identity(user_id, age=11 * 60)})
+    assert stale.status_code == 401 and "token" not in stale.json()
+    assert stale.json()["error"] == "identity signature expired: ts is more than 10 minutes old; sign it again"
+    ahead = client.post("/session", json={"identity": signed_identity(user_id, age=-10 * 60)})
+    assert ahead.status_code == 401 and "in the future" in ahead.json()["error"]
+    # Without `ts` (how sites signed before): a 400 that names what is missing.
+    unstamped = {"user_id": user_id, "signature": identity_signature(user_id)}
+    assert client.post("/session", json={"identity": unstamped}).status_code == 400
 
 
 @pytest.mark.parametrize(
     "identity",
     [
-        {"user_id": "u-1", "signature": "0" * 64},
+        {**signed_identity("u-1"), "signature": "0" * 64},
         # A genuine signature of the user id, with an email it does not cover: the email is bound.
-        {"user_id": "u-1", "email": "otro@ejemplo.mx", "signature": identity_signature("u-1")},
-        {"user_id": "u-2", "signature": identity_signature("u-1")},
+        {**signed_identity("u-1"), "email": "otro@ejemplo.mx"},
+        {**signed_identity("u-1"), "user_id": "u-2"},
     ],
     ids=["wrong-signature", "unsigned-email", "another-user"],
 )
@@ -250,7 +305,7 @@ def sse_events(lines: Iterator[str], timeout: float) -> Iterator[dict]:
 
 def test_events_deliver_the_message_and_its_replies(client: httpx.Client) -> None:
     token = new_token(client)
-    with client.stream("GET", "/events", params={"token": token}) as stream:
+    with client.stream("GET", "/events", params={"ticket": ticket(client, token)}) as stream:
         assert stream.status_code == 200
         assert stream.headers["content-type"].startswith("text/event-stream")
         lines = stream.iter_lines()
@@ -276,7 +331,7 @@ def test_events_resume_after_the_last_seen_message(client: httpx.Client) -> None
     later = say(client, token, "gracias")
     expected = [later["message_id"]] + [r["id"] for r in later["replies"]]
     resume_after = answer["replies"][-1]["id"]
-    with client.stream("GET", "/events", params={"token": token, "after": resume_after}) as stream:
+    with client.stream("GET", "/events", params={"ticket": ticket(client, token), "after": resume_after}) as stream:
         received = []
         for event in sse_events(stream.iter_lines(), timeout=30):
             received.append(int(event["id"]))
@@ -286,4 +341,17 @@ def test_events_resume_after_the_last_seen_message(client: httpx.Client) -> None
 
 
 def test_events_refuse_a_non_numeric_resume_point(client: httpx.Client) -> None:
-    assert client.get("/events", params={"token": new_token(client), "after": "x"}).status_code == 400
+    assert client.get("/events", params={"ticket": ticket(client, new_token(client)), "after": "x"}).status_code == 400
+
+
+def test_a_stream_ticket_opens_one_stream_once(client: httpx.Client) -> None:
+    token = new_token(client)
+    answer = client.post("/ticket", headers=bearer(token))
+    assert answer.status_code == 200 and answer.json()["expires_in"] == 60
+    once = answer.json()["ticket"]
+    with client.stream("GET", "/events", params={"ticket": once}) as stream:
+        assert stream.status_code == 200
+        assert next(stream.iter_lines()).startswith(":")  # connected
+    replayed = client.get("/events", params={"ticket": once})  # from a log, or a second tab
+    assert replayed.status_code == 401 and "stream ticket" in replayed.json()["error"]
+    assert ticket(client, token) != once  # each stream its own

@@ -8,7 +8,9 @@ from typing import Callable, Iterator, Optional
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
+
+from bot import tokens
 
 pytestmark = pytest.mark.browser
 
@@ -103,15 +105,23 @@ def open_demo(browser: Browser, server) -> Iterator[Callable[..., Page]]:
 
     With `hold_session` the widget's first request to the server waits until the test calls
     `release_session(page)`: what the widget shows until then owes nothing to the server.
+
+    Every URL a page requests is logged (`requested[page]`); when the test ends, none may carry
+    the session token the page holds, nor any `token` parameter: URLs end up in logs.
     """
-    contexts, errors = [], []
+    contexts, errors, pages = [], [], []
     held_sessions.clear()
+    requested.clear()
 
     def opener(locale: Optional[str] = "es-MX", html: Optional[str] = None, hold_session: bool = False,
                on: Optional[Browser] = None) -> Page:
         context = (on or browser).new_context(**({"locale": locale} if locale else {}))
         contexts.append(context)
         page = context.new_page()
+        pages.append(page)
+        requested[page] = []
+        log = requested[page]
+        page.on("request", lambda request: log.append(request))
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.add_init_script(FEED_PROBE)
         held: list = []
@@ -130,9 +140,22 @@ def open_demo(browser: Browser, server) -> Iterator[Callable[..., Page]]:
         return page
 
     yield opener
+    leaks = [(token, r.url) for page in pages for token in [_held_token(page)] for r in requested[page]
+             if "token=" in r.url or (token and (token in r.url or tokens.session_address(token) in r.url))]
     for context in contexts:
         context.close()
     assert errors == [], f"uncaught errors in the page: {errors}"
+    assert leaks == [], f"the session token in a URL: {leaks}"
+
+
+requested: dict[Page, list[Request]] = {}  # every request each page of the test made, in order
+
+
+def _held_token(page: Page) -> Optional[str]:
+    try:
+        return token_of(page)
+    except Exception:  # noqa: BLE001 - a page that navigated away or crashed holds no token we can read
+        return None
 
 
 held_sessions: dict[Page, list] = {}  # a page opened with hold_session: its held session requests
@@ -190,7 +213,8 @@ def token_of(page: Page) -> str | None:
 
 def server_history(server, token: str) -> list[dict]:
     response = httpx.get(
-        server.url("/webhooks/webchat/history"), params={"token": token}, timeout=30, trust_env=False
+        server.url("/webhooks/webchat/history"), headers={"Authorization": f"Bearer {token}"}, timeout=30,
+        trust_env=False,
     )
     assert response.status_code == 200, response.text
     return response.json()["messages"]
@@ -316,7 +340,7 @@ def test_reload_shows_the_conversation_from_history(open_demo, server) -> None:
     page.reload()
     expect(messages(page)).to_have_count(len(before), timeout=ANSWER)
     assert rendered_ids(page) == before
-    assert token_of(page) == token
+    assert tokens.session_address(token_of(page)) == tokens.session_address(token)  # renewed, same session
     expect(messages(page, "in").first).to_contain_text("hola")
     expect(messages(page, "out")).to_contain_text(["asistente virtual"])
 
@@ -343,11 +367,22 @@ def test_html_in_a_message_is_shown_as_text(open_demo) -> None:
     _assert_shown_as_text(page, attack)
 
 
-def test_a_tampered_token_is_replaced(open_demo, server) -> None:
+def _tampered(token: str) -> str:
+    session_id, stamp, mac = token.rsplit(".", 2)
+    return f"{session_id[:-1]}{'A' if session_id[-1] != 'A' else 'B'}.{stamp}.{mac}"
+
+
+def _expired(token: str) -> str:
+    """The same session's token as last renewed 31 days ago (WEBCHAT_SESSION_DAYS is 30)."""
+    return tokens.sign_session(tokens.session_address(token), b"test-webchat-secret", now=time.time() - 31 * 86400)
+
+
+@pytest.mark.parametrize("spoil", [_tampered, _expired], ids=["tampered", "expired"])
+def test_a_tampered_or_expired_token_is_replaced_by_a_new_session(open_demo, server, spoil) -> None:
     page = open_demo()
     page.wait_for_function(f"localStorage.getItem({json.dumps(TOKEN_KEY)})")
-    value, _, mac = token_of(page).rpartition(".")
-    tampered = f"{value[:-1]}{'A' if value[-1] != 'A' else 'B'}.{mac}"
+    old = token_of(page)
+    tampered = spoil(old)
     page.evaluate(f"localStorage.setItem({json.dumps(TOKEN_KEY)}, {json.dumps(tampered)})")
 
     page.reload()
@@ -358,6 +393,7 @@ def test_a_tampered_token_is_replaced(open_demo, server) -> None:
         timeout=ANSWER,
     )
     fresh = token_of(page)
+    assert tokens.session_address(fresh) != tokens.session_address(old)  # a new anonymous session
     renewed = httpx.post(
         server.url("/webhooks/webchat/session"), json={"token": fresh}, timeout=30, trust_env=False
     )
@@ -366,6 +402,26 @@ def test_a_tampered_token_is_replaced(open_demo, server) -> None:
     chat(page, "hola")
     expect(messages(page, "out")).to_contain_text(["asistente virtual"], timeout=ANSWER)
     expect(page.locator("#unisono-chat .unisono-notice")).to_be_hidden()
+
+
+def test_the_live_feed_opens_with_single_use_tickets_and_the_token_stays_in_headers(open_demo, server) -> None:
+    page = open_demo()
+    chat(page, "hola")
+    expect(messages(page, "out")).to_contain_text(["asistente virtual"], timeout=ANSWER)
+    wait_for_feed(page, server)
+    page.reload()  # a second stream, on a second ticket
+    expect(messages(page, "out")).to_contain_text(["asistente virtual"], timeout=ANSWER)
+    _wait_until(lambda: len([r for r in requested[page] if "/events?" in r.url]) >= 2, page)
+    token = token_of(page)
+    streams = [r for r in requested[page] if "/events?" in r.url]
+    tickets = [re.search(r"[?&]ticket=([^&]+)", r.url).group(1) for r in streams]
+    assert len(set(tickets)) == len(tickets) >= 2 and token not in tickets  # one per stream, never the token
+    assert all("authorization" not in r.all_headers() for r in streams)
+    bought = [r for r in requested[page] if r.url.endswith("/webhooks/webchat/ticket")]
+    assert len(bought) >= 2 and all(r.method == "POST" for r in bought)
+    assert all(r.all_headers()["authorization"].startswith(f"Bearer {tokens.session_address(token)}.")
+               for r in bought)  # the session's token (renewed or not), in the header
+    # The open_demo fixture then checks that no URL of the whole visit carries the token.
 
 
 def test_a_server_error_is_reported_inline(open_demo) -> None:

@@ -3,7 +3,9 @@
 Two real `rasa run` servers on one PostgreSQL database (a throw-away schema) and one Redis (a
 channel prefix of this test's own), sharing one action server, as `make cluster` runs them. The
 browser's stream is opened on A while its messages are posted to B; then it reconnects to B,
-resuming after the last id it saw, as a browser behind a load balancer does.
+resuming after the last id it saw, as a browser behind a load balancer does. Each stream opens with
+a single-use ticket bought on the other replica (tickets live in Redis), and a ticket used on one
+replica is refused on the other.
 """
 from __future__ import annotations
 
@@ -141,13 +143,20 @@ def ids_of(answer: dict) -> list[int]:
     return [answer["message_id"]] + [reply["id"] for reply in answer["replies"]]
 
 
+def ticket(stack: SplitStack, token: str) -> str:
+    response = stack.post(BASE + "/ticket", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    return response.json()["ticket"]
+
+
 def test_a_reply_stored_on_b_reaches_the_stream_on_a_and_resuming_on_b_loses_nothing(replicas) -> None:
     a, b = replicas
     token = a.post(BASE + "/session", json={}).json()["token"]
     first, _ = say(b, token, "hola")  # the conversation exists before the stream opens
     seen = ids_of(first)
 
-    on_a = Stream(a.url(BASE + "/events"), {"token": token, "after": seen[-1]})
+    first_ticket = ticket(b, token)
+    on_a = Stream(a.url(BASE + "/events"), {"ticket": first_ticket, "after": seen[-1]})
     try:
         assert on_a.next(30)[1] == "comment: connected"  # subscribed to the bus before this line
         answer, stored_at = say(b, token, "cuál es su horario?")
@@ -161,7 +170,8 @@ def test_a_reply_stored_on_b_reaches_the_stream_on_a_and_resuming_on_b_loses_not
     # The browser is away; a message and its replies are stored (on A this time) meanwhile.
     missed, _ = say(a, token, "where is my order PED-10234?")
     # It reconnects through the load balancer, to B, resuming after the last id it saw.
-    on_b = Stream(b.url(BASE + "/events"), {"token": token}, headers={"Last-Event-ID": str(seen[-1])})
+    assert b.get(BASE + "/events", params={"ticket": first_ticket}).status_code == 401  # used, on A
+    on_b = Stream(b.url(BASE + "/events"), {"ticket": ticket(a, token)}, headers={"Last-Event-ID": str(seen[-1])})
     try:
         assert on_b.next(30)[1] == "comment: connected"
         caught_up = [message_id for _, message_id in on_b.ids(len(ids_of(missed)))]

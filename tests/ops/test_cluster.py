@@ -55,6 +55,22 @@ def test_refuses_without_redis_before_starting_anything(tmp_path: Path, redis_ur
     assert not (tmp_path / "cluster").exists() and "started" not in done.stderr
 
 
+# -- the balancer's X-Forwarded-For -------------------------------------------------------------------
+@pytest.mark.parametrize("configured, trusted", [
+    (None, "127.0.0.1"), ("", "127.0.0.1"), ("10.0.0.0/8", "10.0.0.0/8,127.0.0.1"),
+    ("127.0.0.1, 10.0.0.0/8", "127.0.0.1,10.0.0.0/8"),
+])
+def test_the_replicas_trust_haproxys_x_forwarded_for_and_the_proxies_configured(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, configured, trusted) -> None:
+    """Every request reaches a replica from HAProxy on 127.0.0.1: without trusting it, the web
+    chat's rate limits would count every client as one."""
+    monkeypatch.delenv("TRUSTED_PROXIES", raising=False)
+    env = {} if configured is None else {"TRUSTED_PROXIES": configured}
+    cluster = Cluster(2, free_port(), env, tmp_path)
+    assert cluster.env["TRUSTED_PROXIES"] == trusted
+    assert "option forwardfor" in cluster_module.haproxy_config(5005, [5100])
+
+
 # -- the supervisor, on a cheap process -------------------------------------------------------------
 def test_a_dead_child_is_started_again_and_one_that_keeps_dying_backs_off(monkeypatch, caplog) -> None:
     caplog.set_level("INFO", logger="ops.cluster")

@@ -79,7 +79,7 @@ class WebChat:
 
     @property
     def session_id(self) -> str:
-        return self.token.rpartition(".")[0]
+        return self.token.rsplit(".", 2)[0]  # <session id>.<issued at>.<MAC>
 
     @property
     def headers(self) -> dict[str, str]:

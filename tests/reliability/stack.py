@@ -18,10 +18,12 @@ import httpx
 
 from bot.config import ROOT
 from ops import runner
-from tests.helpers import PROVIDER_VARIABLES, free_port, wait_for_port
+from tests.helpers import GENEROUS_RATE_LIMITS, PROVIDER_VARIABLES, free_port, wait_for_port
 
-# What start_server sets for every stack, so sessions and identities are signed the same way.
-BASE_ENV = {"WEBCHAT_SECRET": "test-webchat-secret", "WEBCHAT_IDENTITY_SECRET": "test-identity-secret"}
+# What start_server sets for every stack, so sessions and identities are signed the same way; and
+# rate limits the load and replica tests (many clients on 127.0.0.1) stay far below.
+BASE_ENV = {"WEBCHAT_SECRET": "test-webchat-secret", "WEBCHAT_IDENTITY_SECRET": "test-identity-secret",
+            **GENEROUS_RATE_LIMITS}
 
 
 class SplitStack:

@@ -57,6 +57,7 @@ VERIFIED: dict[tuple[str, str], str] = {
     ("POST", "/webhooks/webchat/webhook"): "test_forgery.py::test_a_tampered_web_chat_token_is_refused_everywhere",
     ("GET", "/webhooks/webchat/history"): "test_forgery.py::test_a_tampered_web_chat_token_is_refused_everywhere",
     ("GET", "/webhooks/webchat/events"): "test_forgery.py::test_a_tampered_web_chat_token_is_refused_everywhere",
+    ("POST", "/webhooks/webchat/ticket"): "test_forgery.py::test_a_tampered_web_chat_token_is_refused_everywhere",
     # Anyone may open an anonymous session; renewing a token and vouching for a user are verified.
     ("POST", "/webhooks/webchat/session"): "test_forgery.py::test_a_tampered_web_chat_token_is_refused_everywhere",
 }
@@ -215,17 +216,21 @@ def test_a_wrong_telegram_secret_is_refused_and_changes_nothing(stack: SplitStac
 
 def test_a_tampered_web_chat_token_is_refused_everywhere(stack: SplitStack) -> None:
     store, chat = Store(stack.database_url), WebChat(stack)
-    value, _, mac = chat.token.rpartition(".")
-    forged = [f"{value}x.{mac}", f"{value}.{mac[:-1]}{'A' if mac[-1] != 'A' else 'B'}", value, "w.", "a" * 600, None]
+    value, _, mac = chat.token.rpartition(".")  # value: <session id>.<issued at>
+    later = f"{chat.session_id}.{int(time.time()) + 86400}.{mac}"  # its life extended by hand
+    forged = [f"{value}x.{mac}", f"{value}.{mac[:-1]}{'A' if mac[-1] != 'A' else 'B'}", later, value, "w.",
+              "a" * 600, None]
     before = store.count()
     for token in forged:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         assert stack.post(WEBCHAT + "/webhook", json={"text": "hola"}, headers=headers).status_code == 401
         assert stack.get(WEBCHAT + "/history", headers=headers).status_code == 401
-        assert stack.get(WEBCHAT + "/events", headers=headers).status_code == 401
+        assert stack.post(WEBCHAT + "/ticket", headers=headers).status_code == 401
+        assert stack.get(WEBCHAT + "/events", params={"ticket": token or ""}, headers=headers).status_code == 401
         if token:
             assert stack.post(WEBCHAT + "/session", json={"token": token}).status_code == 401
-    forged_identity = {"identity": {"user_id": "42", "email": "ana.lopez@example.com", "signature": "0" * 64}}
+    forged_identity = {"identity": {"user_id": "42", "email": "ana.lopez@example.com", "ts": int(time.time()),
+                                    "signature": "0" * 64}}
     assert stack.post(WEBCHAT + "/session", json=forged_identity).status_code == 401
     assert store.count() == before
 

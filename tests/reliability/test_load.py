@@ -65,7 +65,7 @@ async def run_web(client: httpx.AsyncClient, stack: SplitStack, conversation: Co
     answer = await client.post(stack.url(WEBCHAT + "/session"), json={})
     conversation.statuses.append(answer.status_code)
     token = answer.json()["token"]
-    conversation.address = token.rpartition(".")[0]
+    conversation.address = token.rsplit(".", 2)[0]  # <session id>.<issued at>.<MAC>
     for k, text in enumerate(conversation.script):
         started = time.monotonic()
         client_id = f"load-{conversation.index}-{k}"

@@ -68,9 +68,9 @@ def test_a_whole_scenario_leaves_no_personal_data_in_the_logs(stack: SplitStack,
     anonymous.say("where is my order PED-10234?")
     anonymous.say(ANA_EMAIL)
     anonymous.say(WORDS[3])
-    user_id = "ana-7781"
-    signature = hmac.new(IDENTITY_SECRET, f"{user_id}|{ANA_EMAIL}".encode(), hashlib.sha256).hexdigest()
-    session = stack.post(WEBCHAT + "/session", json={"identity": {"user_id": user_id, "email": ANA_EMAIL,
+    user_id, ts = "ana-7781", int(time.time())
+    signature = hmac.new(IDENTITY_SECRET, f"{user_id}|{ANA_EMAIL}|{ts}".encode(), hashlib.sha256).hexdigest()
+    session = stack.post(WEBCHAT + "/session", json={"identity": {"user_id": user_id, "email": ANA_EMAIL, "ts": ts,
                                                                   "name": "Ana López", "signature": signature}})
     assert session.status_code == 200
     WebChat(stack, token=session.json()["token"]).say("¿cómo va mi reporte TCK-2041?")

@@ -45,7 +45,7 @@ from tests.connectors.support import (
     random_mobile,
     wait_until,
 )
-from tests.helpers import PROVIDER_VARIABLES, _reachable_pg, free_port, temporary_database
+from tests.helpers import GENEROUS_RATE_LIMITS, PROVIDER_VARIABLES, _reachable_pg, free_port, temporary_database
 from tests.reliability.clients import (
     AGENTS,
     SLACK,
@@ -97,7 +97,7 @@ def _ports() -> tuple[int, int, int]:
 def _env(database_url: str, fakes: Any) -> dict[str, str]:
     return {
         **{name: "" for name in PROVIDER_VARIABLES}, "NO_PROXY": "127.0.0.1,localhost",
-        "DATABASE_URL": database_url, "REDIS_URL": REDIS, "RASA_API_TOKEN": "",
+        **GENEROUS_RATE_LIMITS, "DATABASE_URL": database_url, "REDIS_URL": REDIS, "RASA_API_TOKEN": "",
         "WEBCHAT_SECRET": "test-webchat-secret", "WEBCHAT_IDENTITY_SECRET": "test-identity-secret",
         "PUBLIC_URL": PUBLIC_URL, "TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
         "TWILIO_WHATSAPP_NUMBER": BUSINESS_NUMBER, "TWILIO_API_BASE_URL": fakes.twilio.url,
@@ -157,7 +157,7 @@ class Contact:
     statuses: list[int] = field(default_factory=list)
 
     def address(self, channel: str) -> str:
-        return {"whatsapp": self.phone, "telegram": str(self.chat), "webchat": self.web_token.rpartition(".")[0]}[channel]
+        return {"whatsapp": self.phone, "telegram": str(self.chat), "webchat": self.web_token.rsplit(".", 2)[0]}[channel]
 
 
 class Load:

@@ -16,7 +16,7 @@ Existing data is derived from the messages and the conversations' columns:
 Durations are computed as the service does, business seconds on today's service calendar.
 
 Revision ID: 0008_care_cycles
-Revises: 0009_sla_alerts
+Revises: 0006_session_expiry
 Create Date: 2026-12-07
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_care_cycles"
-down_revision = "0009_sla_alerts"  # main's chain: 0004, 0005_audit_and_retention, 0009_sla_alerts
+down_revision = "0006_session_expiry"  # main's chain: 0004, 0005_audit_and_retention, 0009_sla_alerts, 0006_session_expiry
 branch_labels = None
 depends_on = None
 
