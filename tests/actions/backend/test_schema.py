@@ -6,6 +6,7 @@ from typing import Iterator
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
@@ -27,6 +28,11 @@ def _tables(url: str) -> set[str]:
     return set(inspect(db.get_engine(url)).get_table_names())
 
 
+def core_head() -> str:
+    """The core chain's latest revision (it moves on with every new core table)."""
+    return ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+
+
 def _version(url: str, table: str) -> str:
     with db.get_engine(url).connect() as conn:
         return conn.scalar(text(f"SELECT version_num FROM {table}"))
@@ -40,7 +46,7 @@ def test_an_existing_0002_database_keeps_its_tables_and_data(url: str) -> None:
     assert "backend_alembic_version" not in _tables(url)
     migrate.upgrade(url)
     assert _version(url, schema.VERSION_TABLE) == "b0001"
-    assert _version(url, "alembic_version") == "0004"  # the core moves on to its head
+    assert _version(url, "alembic_version") == core_head()  # the core moves on to its head
     with db.get_engine(url).connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM orders")) == 22
         assert conn.scalar(text("SELECT delay_code FROM orders WHERE id = 'PED-10235'")) == "weather"
@@ -62,7 +68,7 @@ def test_a_fresh_database_gets_the_erp_tables_from_the_erp_chain_alone(url: str)
 def test_a_fresh_database_migrated_by_ops_has_both_chains_at_head(url: str) -> None:
     migrate.upgrade(url)
     assert ERP_TABLES | {"contacts", "conversations", "messages"} <= _tables(url)
-    assert (_version(url, "alembic_version"), _version(url, schema.VERSION_TABLE)) == ("0004", "b0001")
+    assert (_version(url, "alembic_version"), _version(url, schema.VERSION_TABLE)) == (core_head(), "b0001")
     command.check(migrate.alembic_config(url))
     command.check(schema.alembic_config(url))
     migrate.downgrade(url)
