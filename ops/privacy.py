@@ -14,6 +14,7 @@ from sqlalchemy import MetaData, Table, delete, inspect, or_, select
 from actions.backend import get_backend
 from actions.backend.base import Backend
 from bot.db import get_engine, session_scope
+from bot.store import notices as notice_store
 from bot.store.models import ChannelIdentity, Contact, Conversation, LinkAttempt, LinkCode, Message
 from bot.store.normalize import canonical_phone, normalize_email
 
@@ -75,7 +76,18 @@ def export(contact_id: int, backend: Optional[Backend] = None) -> dict[str, Any]
                 for t in tickets
             ],
             "dialogue_events": _tracker_event_count(ids),
+            **_notice_records(contact_id),
         }
+
+
+def _notice_records(contact_id: int) -> dict[str, Any]:
+    """The person's order notices (what, when, what they chose) and every stop / start they said."""
+    return notice_store.records_of(contact_id)
+
+
+def _forget_notices(contact_id: int) -> dict[str, int]:
+    """Notices and consents stay as counts, no longer tied to the person."""
+    return notice_store.forget(contact_id)
 
 
 def _events_table() -> Optional[Table]:
@@ -110,7 +122,8 @@ def erase(contact_id: int, backend: Optional[Backend] = None) -> dict[str, int]:
     """
     ids, email = _conversations_and_email(contact_id)
     tickets = (backend or get_backend()).erase_tickets(ids, email)
-    counts = {"tickets": tickets, **_erase_from_store(contact_id, ids), "dialogue_events": 0}
+    counts = {"tickets": tickets, **_erase_from_store(contact_id, ids), **_forget_notices(contact_id),
+              "dialogue_events": 0}
     table = _events_table()
     if table is not None and ids:
         with get_engine().begin() as connection:

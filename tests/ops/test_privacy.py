@@ -65,3 +65,25 @@ def test_command_line_export_and_erase(database_url):
     assert erased["messages"] == 1
     missing = subprocess.run([sys.executable, "-m", "ops", "contacts", "export", phone], cwd=ROOT, capture_output=True, text=True)
     assert missing.returncode == 1 and "no contact" in missing.stderr
+
+
+def test_order_notices_and_consent_are_exported_then_unlinked_on_erase(database_url):
+    from bot.db import utcnow
+    from bot.store import notices as notice_store
+    from bot.store.notices import OrderEvent, Owner
+
+    phone, email, conversation_id = make_person(database_url)
+    contact_id = privacy.find_contact(phone)
+    event = OrderEvent(f"ev-{uuid.uuid4().hex}", "PED-10235", "delayed")
+    [notice_id] = notice_store.record_event(event, Owner(1, phone=phone), "api", lambda owner: "America/Mexico_City",
+                                            lambda zone: utcnow()).notices
+    notice_store.record_choice(notice_id, contact_id, "wait")
+    notice_store.set_consent(contact_id, False, "whatsapp")
+    exported = privacy.export(contact_id)
+    assert [(n["order_id"], n["event"], n["choice"]) for n in exported["notices"]] == [("PED-10235", "delayed", "wait")]
+    assert [(c["opted_in"], c["channel"]) for c in exported["notice_consents"]] == [(False, "whatsapp")]
+
+    counts = privacy.erase(contact_id)
+    assert (counts["notices"], counts["notice_consents"]) == (1, 1)
+    after = privacy.export(contact_id)
+    assert after["notices"] == [] and after["notice_consents"] == []  # the counts stay, not whose they were
