@@ -81,6 +81,16 @@ def fresh_store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pyt
     config.reload()
 
 
+@pytest.fixture
+def sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh SQLite database: the notice jobs these tests leave are no other test's (or server's)."""
+    with temporary_database("sqlite", tmp_path) as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        config.reload()
+        yield url
+    config.reload()
+
+
 def test_an_event_replayed_is_stored_once_with_one_notice_and_one_timer_at_the_end_of_the_quiet_hours(
     fresh_store: str,
 ) -> None:
@@ -142,7 +152,7 @@ def contact_with(number: str) -> tuple[int, str]:
     return party.contact_id, party.conversation_id
 
 
-def test_the_latest_word_on_consent_counts_and_follows_a_merge(database_url: str) -> None:
+def test_the_latest_word_on_consent_counts_and_follows_a_merge(sqlite_store: str) -> None:
     number = phone()
     contact_id, _ = contact_with(number)
     [notice_id] = notices.record(event(), Owner(1, phone=number), "api", utcnow(), None).notices
@@ -163,7 +173,7 @@ def test_the_latest_word_on_consent_counts_and_follows_a_merge(database_url: str
 
 
 # -- what operators see ------------------------------------------------------------------------------
-def test_counts_per_day_and_channel_reach_each_stage_once(database_url: str) -> None:
+def test_counts_per_day_and_channel_reach_each_stage_once(sqlite_store: str) -> None:
     since = utcnow()
     statuses = {"sent": "whatsapp", "delivered": "whatsapp", "read": "whatsapp", "refused": "whatsapp",
                 "failed": "telegram", "pending": "telegram"}
@@ -198,7 +208,7 @@ class Speaker:
         return []
 
 
-def test_the_job_waits_out_the_quiet_hours_and_a_person_at_the_desk(database_url: str) -> None:
+def test_the_job_waits_out_the_quiet_hours_and_a_person_at_the_desk(sqlite_store: str) -> None:
     number = phone()
     contact_id, conversation_id = contact_with(number)
     [notice_id] = notices.record(event(), Owner(1, phone=number), "api", utcnow(), None).notices

@@ -10,7 +10,7 @@ from bot import db
 from bot.config import ROOT
 from ops import migrate
 
-VERBS = ("setup", "train", "run", "cluster", "shell", "contacts")
+VERBS = ("setup", "train", "run", "cluster", "shell", "contacts", "orders", "notices")
 
 
 @pytest.mark.parametrize("module", ["ops", "bot"])
