@@ -31,7 +31,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import db
+from bot import db, notices
 from bot.hub import get_hub
 from bot.store.notices import EVENT_TYPES, OrderEvent
 from connectors.base import MAX_BODY, json_error, setting
@@ -136,6 +136,10 @@ class OrderEventsInput(InputChannel):
         if hub.rasa is None:  # the customer channels attach it too; notices need it either way
             hub.attach_rasa(on_new_message)
         hub.jobs.handle(operator_notices.OVERDUE_JOB, operator_notices.overdue_job)
+        try:
+            notices.quiet_hours()
+        except notices.NoticeConfigError as error:  # said once at start, not only on every event
+            logger.error("order notices: %s; no notice can be scheduled until it is fixed", error)
         bp = Blueprint("unisono_order_events")
 
         @bp.listener("after_server_start")
