@@ -58,7 +58,25 @@ _DELAY = {
     "carrier_incident": ("una incidencia en la paquetería", "an incident at the carrier"),
     "customs": ("revisión en aduana", "a customs inspection"),
 }
+DELAY_CODES = tuple(_DELAY)  # what logistics files as a late order's reason
 _DELAY_UNKNOWN = ("un imprevisto con el envío", "an unexpected problem with the shipment")
+# What changed, in a few words (a notice's {{2}} in WhatsApp's template); "{}" takes the detail.
+_NOTICE_CHANGE = {
+    "delayed": ("con retraso: {}", "delayed: {}"),
+    "shipped": ("enviado con {}", "shipped with {}"),
+    "delivered": ("entregado", "delivered"),
+    "ready_for_pickup": ("listo para recoger en {}", "ready for pickup at {}"),
+}
+# The options after a delay notice, in the order a "2" counts them.
+NOTICE_OPTIONS = ("wait", "alternative", "ship_ready", "person")
+_NOTICE_OPTION = {
+    "wait": ("Esperar la nueva fecha", "Wait for the new date"),
+    "alternative": ("Buscar una alternativa", "Look for an alternative"),
+    "ship_ready": ("Enviar lo que ya está listo", "Ship what is ready now"),
+    "person": ("Hablar con un asesor", "Talk to a person"),
+}
+_INSTEAD = ("en su lugar", "instead")
+_NO_STOCK = ("sin existencias por ahora", "out of stock for now")
 _MONTHS_ES = "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre".split()
 _DAYS_ES = "lunes martes miércoles jueves viernes sábado domingo".split()
 
@@ -131,3 +149,20 @@ def units(quantity: int, lang: str) -> str:
     if lang == "en":
         return f"{quantity} unit" + ("" if quantity == 1 else "s")
     return f"{quantity} pieza" + ("" if quantity == 1 else "s")
+
+
+def notice_change(kind: str, detail: Optional[str], lang: str) -> str:
+    """What an order event changed, in a few words: 'con retraso: lluvias', 'shipped with DHL'."""
+    return _pick(_NOTICE_CHANGE, kind, lang).format(detail or "-")
+
+
+def notice_option(choice: str, lang: str) -> str:
+    return _pick(_NOTICE_OPTION, choice, lang)
+
+
+def instead(lang: str) -> str:
+    return _pick({"x": _INSTEAD}, "x", lang)
+
+
+def no_stock(lang: str) -> str:
+    return _pick({"x": _NO_STOCK}, "x", lang)

@@ -21,6 +21,7 @@ from bot import jobs
 from bot.db import session_scope, utcnow
 from bot.messages import Button, Inbound, Outbound
 from bot.store import cycles
+from bot.store import notices as notice_store
 from bot.store.models import ChannelIdentity, Contact, Conversation, Message
 from bot.store.desk import DeskPost
 from bot.store.normalize import canonical_phone, normalize_email
@@ -48,6 +49,9 @@ class Turn:
     offered: frozenset[str]  # payloads of our recent buttons (only read when asked for)
     message_status: Optional[str] = "received"  # of the turn's message: "answered" by a turn elsewhere
     earlier: tuple[tuple[int, str, str, Optional[str]], ...] = ()  # see waiting_before
+    # Our latest message, if nobody spoke since and its channel could only show it condensed (a
+    # notice sent as WhatsApp's approved template): the customer's answer gets it in full.
+    condensed: Optional[Outbound] = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,7 @@ def merge_contacts(session: Session, source: Contact, target: Contact) -> None:
         .values(contact_id=target.id)
         .execution_options(synchronize_session=False)
     )
+    notice_store.move_contact(session, source.id, target.id)
     phone, email, name, language = source.phone, source.email, source.name, source.language
     email_verified_by = source.email_verified_by
     distributor = bool(source.is_distributor)
@@ -426,13 +431,15 @@ def begin_turn(conversation_id: str, before: int, detected: Optional[str], with_
         if detected in ("es", "en") and conversation.language != detected and not earlier:
             conversation.language = detected
             session.execute(update(Contact).where(Contact.id == conversation.contact_id).values(language=detected))
+        last, condensed = _last_reply(session, conversation_id, before)
         return Turn(
             conversation.status,
             conversation.language,
-            _last_buttons(session, conversation_id, before),
+            last.buttons if last else (),
             frozenset(_offered_payloads(session, conversation_id, before)) if with_offered else frozenset(),
             message_status,
             earlier,
+            last if last is not None and last.buttons and condensed else None,
         )
 
 
@@ -451,8 +458,9 @@ def finish_turn(conversation_id: str, message_id: int, processed: bool, retry_in
         ).scalar_one_or_none()
 
 
-def _last_buttons(session: Session, conversation_id: str, before: int) -> tuple[Button, ...]:
-    """The options of the assistant's latest message before `before`, if nobody spoke since."""
+def _last_reply(session: Session, conversation_id: str, before: int) -> tuple[Optional[Outbound], bool]:
+    """The assistant's latest message before `before`, if nobody spoke since (its options are the
+    ones a "2" picks), and whether its channel could only show it condensed (Turn.condensed)."""
     row = session.execute(
         select(Message.direction, Message.payload, Message.text)
         .where(
@@ -464,8 +472,8 @@ def _last_buttons(session: Session, conversation_id: str, before: int) -> tuple[
         .limit(1)
     ).first()
     if row is None or row.direction != "out":
-        return ()
-    return Outbound.from_json(row.payload, row.text or "").buttons
+        return None, False
+    return Outbound.from_json(row.payload, row.text or ""), bool((row.payload or {}).get("condensed"))
 
 
 def _offered_payloads(session: Session, conversation_id: str, before: int, limit: int = 50) -> set[str]:

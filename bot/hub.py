@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import datetime as dt
+import json
 import logging
 import re
-from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Optional, Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any, Awaitable, Callable, Optional, Protocol
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from sqlalchemy.orm import Session
 
-from bot import conversations, db, handoff, jobs, language, linking, rasa_tuning, retention
+from bot import conversations, db, handoff, jobs, language, linking, notices, rasa_tuning, retention
 from bot.conversations import INBOUND_JOB, Party
 from bot.folding import fold
 from bot.messages import Button, Inbound, Outbound
@@ -39,6 +41,8 @@ CONNECTOR_PAYLOADS = frozenset({"/greet"})
 RasaHandler = Callable[[UserMessage], Awaitable[None]]
 # Looks at a stored message before routing; returns replies when it handled the message.
 Interceptor = Callable[["Accepted", Party, Optional[str]], Awaitable[Optional[list[Outbound]]]]
+# Records, in the transaction that stores the replies of a turn the bot started, that it happened.
+Settle = Callable[[Session, list[int]], None]
 
 
 class Desk(Protocol):
@@ -151,6 +155,7 @@ class Hub:
         self._turns: set[asyncio.Task] = set()  # processing now: a stopping replica lets them finish
         self._interceptors: list[Interceptor] = []
         self._retention_set = False
+        self.notifier = notices.Notifier(self)  # order notices: jobs any replica may run
 
     # -- wiring ---------------------------------------------------------------------------------
     def attach_rasa(self, handler: RasaHandler) -> None:
@@ -257,6 +262,13 @@ class Hub:
         if await self._intercepted(accepted, party, lang, receipt) or await self._to_desk(accepted, party, lang, receipt):
             return receipt
         payload = _offered_payload(accepted, party, turn)
+        if turn.condensed is not None and not payload and choose_option(accepted.text, turn.condensed.buttons) is None:
+            # Their answer to a message they only saw condensed (a notice as WhatsApp's template):
+            # now that they wrote, it is shown in full, with its options.
+            receipt.routed_to = "system"
+            shown = replace(turn.condensed, notice=None)
+            receipt.replies.append(await self._reply(party.conversation_id, accepted.inbound.channel, shown))
+            return receipt
         if not accepted.text and not payload:
             receipt.routed_to = "system"
             key = "media_received" if accepted.inbound.media_urls else "empty"
@@ -306,7 +318,7 @@ class Hub:
         conversation is reopened on a fresh dialogue session, and the bot answers."""
         if party.status == "closed":
             await db.call(conversations.reopen, party.conversation_id)
-            await self._new_session(accepted.inbound, party)
+            await self._new_session(party.conversation_id, accepted.inbound.channel)
             return False
         if party.status not in ("waiting_agent", "agent"):
             return False
@@ -352,6 +364,10 @@ class Hub:
     async def _ask_rasa(
         self, inbound: Inbound, party: Party, text: str, message_id: int, lang: Optional[str]
     ) -> list[Outbound]:
+        return await self._rasa_turn(party.conversation_id, inbound.channel, text, str(message_id))
+
+    async def _rasa_turn(self, conversation_id: str, channel: str, text: str,
+                         message_id: Optional[str] = None) -> list[Outbound]:
         if self.rasa is None:
             raise RuntimeError("the hub has no Rasa handler attached")
         collector = _Collector()
@@ -359,15 +375,15 @@ class Hub:
             UserMessage(
                 text,
                 collector,
-                sender_id=party.conversation_id,
-                input_channel=inbound.channel,
-                message_id=str(message_id),
-                metadata={"channel": inbound.channel},
+                sender_id=conversation_id,
+                input_channel=channel,
+                message_id=message_id,
+                metadata={"channel": channel},
             )
         )
-        return [Outbound.from_rasa(m) for m in collector.messages]
+        return Outbound.all_from_rasa(collector.messages)
 
-    async def _new_session(self, inbound: Inbound, party: Party) -> None:
+    async def _new_session(self, conversation_id: str, channel: str) -> None:
         """A resolved conversation starts a fresh dialogue session when the customer writes again:
         no form left half-way before the agent took over (slots marked to carry over, such as the
         language, are kept)."""
@@ -375,11 +391,11 @@ class Hub:
             return
         try:
             await self.rasa(
-                UserMessage("/session_start", CollectingOutputChannel(), sender_id=party.conversation_id,
-                            input_channel=inbound.channel, metadata={"channel": inbound.channel})
+                UserMessage("/session_start", CollectingOutputChannel(), sender_id=conversation_id,
+                            input_channel=channel, metadata={"channel": channel})
             )
         except Exception:  # noqa: BLE001 - a failed restart must not keep the customer's message from Rasa
-            logger.exception("could not start a new session for %s", party.conversation_id)
+            logger.exception("could not start a new session for %s", conversation_id)
 
     async def _redeem(self, inbound: Inbound, party: Party, code: str, detected: Optional[str],
                       receipt: Receipt) -> Receipt:
@@ -454,6 +470,29 @@ class Hub:
         self._stored(conversation_id, pending.id)
         await self.outbox.deliver(pending)
         return pending.id
+
+    async def speak_first(self, conversation_id: str, channel: str, intent: str, entities: dict[str, Any],
+                          settle: Optional[Settle] = None) -> list[int]:
+        """A turn the bot starts: Rasa's external event (what its trigger_intent API does), e.g. an
+        order notice. It runs under the conversation's turn lock like a customer's turn, so the
+        two never interleave; its replies are stored in one transaction with `settle(session,
+        reply ids)`, the caller's record that the turn happened (which may refuse it by raising:
+        nothing is stored then), and sent by the outbox on `channel`. Raises when the dialogue
+        said nothing, so the caller's job tries again."""
+        async with self.locks.hold(conversation_id) as lease:
+            current = await db.call(conversations.conversation, conversation_id)
+            if current is not None and current.status == "closed":  # as when the customer writes again
+                await db.call(conversations.reopen, conversation_id)
+                await self._new_session(conversation_id, channel)
+            text = "/" + intent + json.dumps(entities, ensure_ascii=False)
+            replies = await self._rasa_turn(conversation_id, channel, text)
+            if not replies:
+                raise RuntimeError(f"the dialogue said nothing to {intent} in {conversation_id}")
+            stored = await db.call(self.outbox.enqueue_all, conversation_id, channel, replies, lease.token, settle)
+            for pending in stored:
+                self._stored(conversation_id, pending.id)
+                await self.outbox.deliver(pending)
+        return [pending.id for pending in stored]
 
     async def send(self, conversation_id: str, outbound: Outbound, author: str = "agent") -> int:
         """A proactive message (an agent's reply, a notification) to the contact's current channel."""

@@ -6,7 +6,7 @@ into whatever its channel can show (buttons, inline keyboard, numbered list, blo
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 
@@ -17,18 +17,40 @@ class Button:
 
 
 @dataclass(frozen=True)
+class NoticeFields:
+    """A proactive notice in three fields (order, what changed, the new date): what a channel that
+    may only send a pre-approved template there (WhatsApp outside its 24-hour window) fills it with."""
+
+    order_id: str
+    change: str
+    date: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"order_id": self.order_id, "change": self.change, "date": self.date}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Optional["NoticeFields"]:
+        if not isinstance(data, dict) or not data.get("order_id"):
+            return None
+        return cls(str(data["order_id"]), str(data.get("change") or "-"), str(data.get("date") or "-"))
+
+
+@dataclass(frozen=True)
 class Outbound:
     """One reply: text, optionally with buttons (quick replies), an image or a list of items.
 
     `response` is the Rasa response that said it (utter_...), when Rasa did: stored with the
     reply for the service's figures, never shown (it is not part of the JSON clients get).
     """
+    """One reply: text, optionally with buttons (quick replies), an image or a list of items; a
+    proactive notice also carries its fields (`notice`)."""
 
     text: str = ""
     buttons: tuple[Button, ...] = ()
     image: Optional[str] = None
     items: tuple[str, ...] = ()
     response: Optional[str] = None
+    notice: Optional[NoticeFields] = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"text": self.text}
@@ -38,6 +60,8 @@ class Outbound:
             data["image"] = self.image
         if self.items:
             data["items"] = list(self.items)
+        if self.notice:
+            data["notice"] = self.notice.to_json()
         return data
 
     @classmethod
@@ -48,6 +72,7 @@ class Outbound:
             buttons=tuple(Button(str(b.get("title", "")), str(b.get("payload", ""))) for b in data.get("buttons") or ()),
             image=data.get("image"),
             items=tuple(str(i) for i in data.get("items") or ()),
+            notice=NoticeFields.from_json(data.get("notice")),
         )
 
     @classmethod
@@ -63,7 +88,23 @@ class Outbound:
             image=message.get("image"),
             items=tuple(str(i) for i in custom.get("items") or ()),
             response=message.get("response"),
+            notice=NoticeFields.from_json(custom.get("notice")),
         )
+
+    @classmethod
+    def all_from_rasa(cls, messages: list[dict[str, Any]]) -> list["Outbound"]:
+        """One Outbound per bot utterance. Rasa's output channels hand an utterance's `custom`
+        part over on its own, after its text: it is joined back to the utterance it came with."""
+        outbounds: list[Outbound] = []
+        for message in messages:
+            alone = not any(message.get(key) for key in ("text", "buttons", "image"))
+            if alone and message.get("custom") and outbounds:
+                extra = cls.from_rasa(message)
+                last = outbounds[-1]
+                outbounds[-1] = replace(last, items=last.items + extra.items, notice=extra.notice or last.notice)
+                continue
+            outbounds.append(cls.from_rasa(message))
+        return outbounds
 
 
 @dataclass(frozen=True)

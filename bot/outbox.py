@@ -14,9 +14,10 @@ import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass, replace
-from typing import Optional, Protocol
+from typing import Callable, Optional, Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bot import conversations, db, jobs
 from bot.conversations import DELIVER_JOB
@@ -125,6 +126,21 @@ class Outbox:
             address = _address(session, conversation_id, channel)
         return Pending(id=message_id, channel=channel, address=address, outbound=outbound, attempts=0, job_id=job_id,
                        conversation_id=conversation_id, author=author)
+
+    def enqueue_all(self, conversation_id: str, channel: str, outbounds: list[Outbound], token: Optional[int] = None,
+                    settle: Optional[Callable[[Session, list[int]], None]] = None) -> list[Pending]:
+        """The replies of a turn the bot started (bot/hub.py speak_first), stored as one: with their
+        delivery jobs (claimed by this replica) and `settle(session, ids)`, the caller's record of
+        the turn, in one transaction. Nothing is stored when `settle` raises."""
+        with session_scope() as session:
+            conversations.fence(session, conversation_id, token)
+            stored = [conversations.add_reply(session, conversation_id, channel, outbound, owner=self.owner)
+                      for outbound in outbounds]
+            if settle is not None:
+                settle(session, [message_id for message_id, _job in stored])
+            address = _address(session, conversation_id, channel)
+        return [Pending(id=message_id, channel=channel, address=address, outbound=outbound, attempts=0, job_id=job_id)
+                for (message_id, job_id), outbound in zip(stored, outbounds)]
 
     async def deliver(self, message: "int | Pending") -> str:
         """One attempt at sending a pending message; returns its delivery status afterwards.

@@ -246,3 +246,14 @@ def load(path: Optional[Path] = None) -> Calendar:
 def calendar() -> Calendar:
     """The service's calendar, read once per process."""
     return load()
+
+
+def option(key: str, path: Optional[Path] = None) -> Any:
+    """Another top-level setting of service.yml that a feature reads (e.g. `notice_quiet_hours`);
+    None when the file or the key is absent."""
+    path = path or SERVICE_FILE
+    if not path.exists():
+        return None
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    return data.get(key) if isinstance(data, dict) else None

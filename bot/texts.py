@@ -46,6 +46,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Recibí tu archivo, gracias. Lo guardé en tu conversación; cuéntame qué necesitas con él.",
         "I got your file, thanks. It's saved in your conversation; tell me what you need with it.",
     ),
+    # -- said with a proactive order notice (actions/notices.py), the first one a person gets ------
+    "notice_stop_hint": (
+        # One line break: Rasa's output channels cut a text at blank lines into separate messages.
+        "\nSi prefieres no recibir estos avisos, escribe «ya no quiero avisos».",
+        "\nIf you'd rather not get these notices, type \"stop notifications\".",
+    ),
     # -- said by the agents' desk ---------------------------------------------------------------
     "after_hours": (
         "🌙 Nuestros asesores atienden {hours}. Abrí el ticket {ticket} con tu solicitud; un asesor te contactará a partir del {when}.",

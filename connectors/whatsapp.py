@@ -36,6 +36,7 @@ from bot.hub import Hub
 from bot.messages import Inbound, Outbound
 from bot.outbox import SendError, record_part, sent_parts
 from bot.store import addresses
+from bot.store import notices as notice_store
 from bot.store.normalize import canonical_phone
 from connectors.base import MAX_BODY, Channel, json_error, missing_settings, setting
 from connectors.plain_text import plain_text, redact, split_text
@@ -51,6 +52,8 @@ SEND_TIMEOUT = 15.0
 DEFAULT_API_BASE_URL = "https://api.twilio.com"
 REQUIRED = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_NUMBER", "PUBLIC_URL")
 NO_TEMPLATE = "outside WhatsApp's 24-hour window and no template configured"
+NO_NOTICE_TEMPLATE = "a notice outside WhatsApp's 24-hour window and no notice template configured"
+MAX_VARIABLE = 200  # a template variable is one short line
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 # Twilio's MessageStatus -> our delivery_status; None: nothing to record (still on its way).
@@ -79,6 +82,7 @@ class WhatsAppSettings:
     public_url: str  # where Twilio reaches us, e.g. https://bot.example.com (signatures use it)
     api_base_url: str = DEFAULT_API_BASE_URL
     template_content_sid: Optional[str] = None
+    notice_content_sid: Optional[str] = None  # the approved template of order notices (docs/notices.md)
 
     @classmethod
     def from_env(cls) -> tuple[Optional["WhatsAppSettings"], list[str]]:
@@ -95,6 +99,7 @@ class WhatsAppSettings:
                 public_url=(setting("PUBLIC_URL") or "").rstrip("/"),
                 api_base_url=(setting("TWILIO_API_BASE_URL", DEFAULT_API_BASE_URL) or "").rstrip("/"),
                 template_content_sid=setting("TWILIO_TEMPLATE_CONTENT_SID"),
+                notice_content_sid=setting("TWILIO_NOTICE_CONTENT_SID"),
             ),
             [],
         )
@@ -176,6 +181,14 @@ def within_window(last_inbound: Optional[dt.datetime], now: Optional[dt.datetime
     return (now or utcnow()) - last_inbound < WINDOW
 
 
+def _refused(message_id: int, reason: str) -> SendError:
+    """Not a failure of the provider but a rule of WhatsApp: the outbox records "refused"."""
+    logger.warning("whatsapp message %s not sent: %s", message_id, reason)
+    refused = SendError(reason, retryable=False)
+    refused.status = "refused"  # type: ignore[attr-defined]
+    return refused
+
+
 class WhatsAppSender:
     """Sends replies through Twilio's Messages API (synchronous, so in a worker thread)."""
 
@@ -209,20 +222,37 @@ class WhatsAppSender:
         return done[-1] if done else None
 
     async def _send_template(self, address: str, outbound: Outbound, message_id: int) -> str:
-        """Outside the window only a pre-approved template may go: ours carries the reply's start."""
+        """Outside the window only a pre-approved template may go: ours carries the reply's start,
+        a notice's carries its three fields."""
+        if outbound.notice is not None:
+            return await self._send_notice(address, outbound, message_id)
         if not self.settings.template_content_sid:
-            logger.warning("whatsapp message %s not sent: %s", message_id, NO_TEMPLATE)
-            refused = SendError(NO_TEMPLATE, retryable=False)
-            # Not a failure of the provider but a rule of WhatsApp: an outbox that reads
-            # `status` records "refused" (today's outbox records "failed" with this reason).
-            refused.status = "refused"  # type: ignore[attr-defined]
-            raise refused
+            raise _refused(message_id, NO_TEMPLATE)
         preview = (outbound.text or plain_text(outbound, True)).strip()[:100]
         return await self._create(
             address,
             content_sid=self.settings.template_content_sid,
             content_variables=json.dumps({"1": preview}, ensure_ascii=False),
         )
+
+    async def _send_notice(self, address: str, outbound: Outbound, message_id: int) -> str:
+        """An order notice as the notice template: {{1}} the order, {{2}} what changed, {{3}} the
+        new date; never a Body. The customer's answer opens the window and gets the full notice."""
+        if not self.settings.notice_content_sid:
+            raise _refused(message_id, NO_NOTICE_TEMPLATE)
+        notice = outbound.notice
+        assert notice is not None
+        fields = {"1": notice.order_id, "2": notice.change, "3": notice.date}
+        sid = await self._create(
+            address,
+            content_sid=self.settings.notice_content_sid,
+            content_variables=json.dumps({k: v[:MAX_VARIABLE] for k, v in fields.items()}, ensure_ascii=False),
+        )
+        try:
+            await db.call(notice_store.sent_as_template, message_id)
+        except Exception as error:  # noqa: BLE001 - it went; failing here would send it again
+            logger.warning("whatsapp notice %s sent as template, not recorded so (%s)", message_id, type(error).__name__)
+        return sid
 
     async def _create(self, address: str, **params: Any) -> str:
         params.update(

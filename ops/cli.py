@@ -1,4 +1,4 @@
-"""Command line: `python -m ops {setup,train,run,cluster,shell,contacts export|rectify|erase,audit,kpis}`.
+"""Command line: `python -m ops {setup,train,run,cluster,shell,contacts export|rectify|erase,audit,kpis,orders event,notices}`.
 
 `python -m bot ...` is the same command under its old name (bot/__main__.py delegates here).
 """
@@ -179,6 +179,64 @@ def _audit_parser(sub: Any) -> None:
     trail.add_argument("--contact", type=int, help="only entries about this contact id")
     trail.add_argument("--json", action="store_true", help="JSON instead of one line per entry")
     trail.set_defaults(func=cmd_audit)
+def cmd_orders(args: argparse.Namespace) -> int:
+    """`orders event PED-10235 delayed --reason weather --expected-date 2026-12-12`: the same event
+    the ERP would post to /api/v1/order-events; the running server sends its notice."""
+    import datetime as dt
+    import json
+    import uuid
+
+    from bot.store.notices import OrderEvent
+    from ops import notices
+
+    event = OrderEvent(
+        event_id=args.event_id or f"cli-{uuid.uuid4().hex}", order_id=args.order_id.upper(), type=args.type,
+        reason=args.reason, expected_date=dt.date.fromisoformat(args.expected_date) if args.expected_date else None,
+        carrier=args.carrier, tracking_number=args.tracking_number,
+    )
+    recorded = notices.raise_event(event, "cli")
+    if recorded is None:
+        print(f"unknown order {event.order_id}", file=sys.stderr)
+        return 1
+    status = "accepted" if recorded.new else "duplicate"
+    print(json.dumps({"status": status, "event_id": event.event_id, "notices": len(recorded.notices)}))
+    return 0
+
+
+def cmd_notices(args: argparse.Namespace) -> int:
+    """Notices sent, delivered, read, refused, failed and opt-outs per day and channel."""
+    import json
+
+    from ops import notices
+
+    try:
+        since = notices.parse_since(args.since)
+    except ValueError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    days = notices.report(since)
+    print(json.dumps([d.to_json() for d in days], indent=2) if args.json else notices.table(days))
+    return 0
+
+
+def _order_commands(sub: argparse._SubParsersAction) -> None:
+    from bot.store.notices import EVENT_TYPES
+
+    orders = sub.add_parser("orders", help="order events: raise one as the ERP would")
+    verbs = orders.add_subparsers(dest="verb", required=True)
+    event = verbs.add_parser("event", help="raise an order event (its notice goes to the order's owner)")
+    event.add_argument("order_id")
+    event.add_argument("type", choices=EVENT_TYPES)
+    event.add_argument("--reason", help="a delay code (weather, stock_transfer, ...) or logistics' words")
+    event.add_argument("--expected-date", help="YYYY-MM-DD")
+    event.add_argument("--carrier")
+    event.add_argument("--tracking-number")
+    event.add_argument("--event-id", help="the event's id (default: a new one); the same id is raised once")
+    event.set_defaults(func=cmd_orders)
+    report = sub.add_parser("notices", help="order notices per day and channel")
+    report.add_argument("--since", default="7d", help="how far back: 7d, 24h, 2w (default 7d)")
+    report.add_argument("--json", action="store_true", help="JSON instead of a table")
+    report.set_defaults(func=cmd_notices)
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m ops") -> int:
@@ -198,5 +256,6 @@ def main(argv: list[str] | None = None, prog: str = "python -m ops") -> int:
     _contacts_parser(sub)
     _audit_parser(sub)
     _kpis_parser(sub)
+    _order_commands(sub)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -30,6 +30,7 @@ from bot import audit, erasure
 from bot.db import session_scope, utcnow
 from bot.store import cycles
 from bot.store import desk as desk_store
+from bot.store import notices as notice_store
 from bot.store.models import ChannelIdentity, Contact, Conversation, LinkAttempt, LinkCode, Message
 from bot.store.normalize import canonical_phone, normalize_email
 
@@ -201,6 +202,8 @@ EXPORTERS: dict[str, Section] = {
     "dialogue_events": _dialogue_events,
     "audit": _audit_entries,
     "care_cycles": lambda s: cycles.of_conversations(list(s.conversation_ids)),  # sessions, hand-off episodes
+    "notices": lambda s: notice_store.records_of(s.contact_id)["notices"],  # order notices and choices
+    "notice_consents": lambda s: notice_store.records_of(s.contact_id)["notice_consents"],  # stop / start
 }
 
 
@@ -287,6 +290,7 @@ def _erase_desk_copies(s: Subject) -> dict[str, Any]:
 
 ERASERS: list[tuple[str, Section]] = [
     ("tickets", _erase_tickets),
+    ("notices", lambda s: notice_store.forget(s.contact_id)),  # the counts stay, no longer whose
     ("store", _erase_store),
     ("desk", _erase_desk_copies),
 ]

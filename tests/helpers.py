@@ -14,6 +14,7 @@ PROVIDER_VARIABLES = (
     "PUBLIC_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_NUMBER", "TWILIO_API_BASE_URL",
     "TWILIO_TEMPLATE_CONTENT_SID", "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_BASE_URL",
     "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_AGENT_CHANNEL", "SLACK_API_BASE_URL", "HANDOFF_NOW",
+    "TWILIO_NOTICE_CONTENT_SID", "ORDER_EVENTS_SECRET",
 )
 # For stacks whose tests open many web chat sessions and messages from 127.0.0.1 (load, replicas,
 # the channel suites): limits far above what they send, so the limiters still run and never bite.

@@ -227,6 +227,16 @@ class SqlBackend:
             branches = s.scalars(select(t.Branch).order_by(t.Branch.id))
             return [base.StockLevel(_branch(b), int(quantities.get(b.id, 0))) for b in branches]
 
+    def substitutes(self, sku: str, limit: int = 3) -> list[base.Product]:
+        with self._session() as s:
+            product = self._product_row(s, sku)
+            if product is None or limit <= 0:
+                return []
+            rows = s.scalars(select(t.Product).where(t.Product.category == product.category,
+                                                     t.Product.sku != product.sku))
+            ranked = sorted(rows, key=lambda r: (abs(float(r.price) - float(product.price)), r.sku))
+            return [_product(r) for r in ranked[:limit]]
+
     # Orders and customers
 
     def order(self, order_id: str) -> Optional[base.Order]:
@@ -241,6 +251,15 @@ class SqlBackend:
                 select(t.Order)
                 .where(t.Order.customer_id == customer_id)
                 .order_by(t.Order.created_at.desc(), t.Order.id.desc())
+            )
+            return [_order(r) for r in rows]
+
+    def orders_overdue(self, today: dt.date) -> list[base.Order]:
+        with self._session() as s:
+            rows = s.scalars(
+                select(t.Order)
+                .where(t.Order.expected_date < today, t.Order.status.notin_(("delivered", "cancelled")))
+                .order_by(t.Order.expected_date, t.Order.id)
             )
             return [_order(r) for r in rows]
 

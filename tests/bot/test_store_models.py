@@ -7,6 +7,7 @@ from typing import Iterator
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
@@ -36,7 +37,8 @@ def core_head() -> str:
 
 STORE_TABLES = {"contacts", "channel_identities", "conversations", "messages", "link_codes", "link_attempts",
                 "desk_threads", "jobs", "care_sessions", "handoffs", "sla_clocks", "sla_alerts", "desk_posts",
-                "audit_log", "stream_tickets"}
+                "audit_log", "stream_tickets",
+                "order_events", "notices", "notice_consents"}
 BUSINESS_TABLES = {"branches", "products", "stock", "customers", "distributors", "orders", "order_items",
                    "tickets"}
 

@@ -3,6 +3,7 @@ durable outbox against a failing provider, status callbacks and the 24-hour wind
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 import uuid
@@ -17,7 +18,7 @@ from twilio.request_validator import RequestValidator
 from bot import conversations
 from bot.db import session_scope, utcnow
 from bot.hub import Hub
-from bot.messages import Button, Inbound, Outbound
+from bot.messages import Button, Inbound, NoticeFields, Outbound
 from bot.outbox import Outbox, SendError
 from bot.store.models import Message
 from connectors import whatsapp
@@ -234,6 +235,42 @@ async def test_outside_the_window_without_template_the_reply_fails_with_the_reas
     assert await Outbox({"whatsapp": sender}).deliver(message_id) == "refused"
     assert stored(message_id).delivery_status == "refused"  # marked so in the store, with the reason
     assert stored(message_id).error == "outside WhatsApp's 24-hour window and no template configured"
+    assert fake_twilio.sent_to(number) == []
+
+
+NOTICE = NoticeFields("PED-10235", "con retraso: mal clima en la ruta de la paquetería", "sábado 12 de diciembre")
+
+
+async def test_a_notice_outside_the_window_is_the_notice_template_with_three_variables_never_a_body(
+    database_url: str, fake_twilio: FakeTwilio
+) -> None:
+    number = customer_who_wrote(hours_ago=25)
+    message_id = agent_message_to(number, "⚠️ Aviso sobre tu pedido PED-10235")
+    outbound = Outbound("⚠️ Aviso sobre tu pedido PED-10235", buttons=(Button("Esperar", "/notice_choice"),),
+                        notice=NOTICE)
+    sender = WhatsAppSender(WhatsAppSettings(TWILIO_SID, TWILIO_TOKEN, BUSINESS_NUMBER, PUBLIC_URL, fake_twilio.url,
+                                             "HX-generic", "HX-notice"))
+    sid = await sender.send(number, outbound, message_id)
+    [call] = fake_twilio.sent_to(number)
+    assert sid == call.result["sid"] and "Body" not in call.params
+    assert call.params["ContentSid"] == "HX-notice"  # not the generic template
+    assert json.loads(call.params["ContentVariables"]) == {"1": "PED-10235", "2": NOTICE.change, "3": NOTICE.date}
+    assert stored(message_id).payload["condensed"] is True  # shown in full once the customer answers
+    inside = customer_who_wrote(hours_ago=1)
+    await sender.send(inside, outbound, message_id=2)
+    [free] = fake_twilio.sent_to(inside)
+    assert "ContentSid" not in free.params and free.params["Body"].endswith("1. Esperar")
+
+
+async def test_a_notice_outside_the_window_without_its_template_is_refused(
+    database_url: str, fake_twilio: FakeTwilio
+) -> None:
+    number = customer_who_wrote(hours_ago=30)
+    sender = WhatsAppSender(settings(fake_twilio, template="HX-generic"))  # the generic one is no notice template
+    with pytest.raises(SendError) as refused:
+        await sender.send(number, Outbound("⚠️ Aviso", notice=NOTICE), message_id=9)
+    assert (refused.value.retryable, refused.value.status) == (False, "refused")  # type: ignore[attr-defined]
+    assert refused.value.reason == "a notice outside WhatsApp's 24-hour window and no notice template configured"
     assert fake_twilio.sent_to(number) == []
 
 

@@ -47,6 +47,9 @@ MIN_COUNTS: dict[str, int] = {
     )},
     "inform": 60,
     "report_problem": 60,
+    # Order notices: "ya no quiero avisos" / "send me notifications" (actions/notices.py).
+    "stop_notices": 40,
+    "start_notices": 40,
     **{f"faq/{sub}": 20 for sub in FAQ_SUBINTENTS},
 }
 CONTRACT_INTENTS = set(MIN_COUNTS)

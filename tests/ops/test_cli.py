@@ -11,7 +11,7 @@ from bot import db
 from bot.config import ROOT
 from ops import migrate
 
-VERBS = ("setup", "train", "run", "cluster", "shell", "contacts", "audit", "kpis")
+VERBS = ("setup", "train", "run", "cluster", "shell", "contacts", "audit", "kpis", "orders", "notices")
 
 
 @pytest.mark.parametrize("module", ["ops", "bot"])

@@ -186,3 +186,24 @@ def test_export_holds_each_session_and_hand_off_episode(tmp_path, monkeypatch) -
         assert [(x["channel"], x["messages"], x["handoffs"]) for x in cycles["sessions"]] == [("telegram", 2, 1)]
         (episode,) = cycles["handoffs"]
         assert (episode["outcome"], episode["csat"], episode["requested_at"]) == ("resolved", 4, "2026-12-01T16:00:01+00:00")
+def test_order_notices_and_consent_are_exported_then_unlinked_on_erase(database_url):
+    from bot.db import utcnow
+    from bot.store import notices as notice_store
+    from bot.store.notices import OrderEvent, Owner
+
+    phone, email, conversation_id = make_person(database_url)
+    contact_id = privacy.find_contact(phone)
+    event = OrderEvent(f"ev-{uuid.uuid4().hex}", "PED-10235", "delayed")
+    [notice_id] = notice_store.record_event(event, Owner(1, phone=phone), "api", lambda owner: "America/Mexico_City",
+                                            lambda zone: utcnow()).notices
+    notice_store.record_choice(notice_id, contact_id, "wait")
+    notice_store.set_consent(contact_id, False, "whatsapp")
+    exported = privacy.export(contact_id)
+    assert [(n["order_id"], n["event"], n["choice"]) for n in exported["notices"]] == [("PED-10235", "delayed", "wait")]
+    assert [(c["opted_in"], c["channel"]) for c in exported["notice_consents"]] == [(False, "whatsapp")]
+
+    counts = privacy.erase(contact_id)
+    assert (counts["notices"], counts["notice_consents"]) == (1, 1)
+    after = privacy.export(contact_id)
+    assert after["notices"] == [] and after["notice_consents"] == []  # the counts stay, not whose they were
+    notice_store.close(notice_id)  # its timer: no server sharing this database is to run it

@@ -60,6 +60,8 @@ VERIFIED: dict[tuple[str, str], str] = {
     ("POST", "/webhooks/webchat/ticket"): "test_forgery.py::test_a_tampered_web_chat_token_is_refused_everywhere",
     # Anyone may open an anonymous session; renewing a token and vouching for a user are verified.
     ("POST", "/webhooks/webchat/session"): "test_forgery.py::test_a_tampered_web_chat_token_is_refused_everywhere",
+    # The ERP's order events (ops/order_events.py): signed with ORDER_EVENTS_SECRET, off without it.
+    ("POST", "/api/v1/order-events"): "../ops/test_order_events.py::test_forged_or_unsigned_events_are_401_and_change_nothing",
 }
 RASA_API = [  # Rasa's HTTP API: only served with --enable-api, which ops.runner adds only with a token
     ("GET", "/status"), ("GET", "/domain"), ("POST", "/model/train"), ("POST", "/model/test/stories"),
