@@ -70,6 +70,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, model_path: Path, fakes: Fak
         "SLACK_AGENT_CHANNEL": AGENTS,
         "SLACK_API_BASE_URL": slack.base_url,
         "HANDOFF_NOW": WEDNESDAY_11AM,  # inside business hours: hand-offs go to a Slack thread
+        "ADMIN_TOKEN": "test-admin-token",  # the KPI area exists: its routes are in the inventory
     }
     instance = SplitStack(url, env, "reliability", workdir, api_token=API_TOKEN).start()
     yield instance
