@@ -71,6 +71,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, model_path: Path, fakes: Fak
         "SLACK_API_BASE_URL": slack.base_url,
         "HANDOFF_NOW": WEDNESDAY_11AM,  # inside business hours: hand-offs go to a Slack thread
         "ORDER_EVENTS_SECRET": "reliability-order-events-secret",  # the endpoint on: it must refuse strangers
+        "ADMIN_TOKEN": "test-admin-token",  # the KPI area exists: its routes are in the inventory
     }
     instance = SplitStack(url, env, "reliability", workdir, api_token=API_TOKEN).start()
     yield instance

@@ -75,6 +75,9 @@ RASA_API = [  # Rasa's HTTP API: only served with --enable-api, which ops.runner
     ("POST", "/conversations/<conversation_id:path>/messages"),
 ]
 VERIFIED.update({route: "test_forgery.py::test_rasa_api_needs_the_token" for route in RASA_API})
+ADMIN_API = [("POST", "/admin/api/sign-in"), ("GET", "/admin/api/kpis"), ("GET", "/admin/api/kpis.csv"),
+             ("GET", "/admin/api/open")]  # the KPI area (ops/admin): Bearer ADMIN_TOKEN, 404 without one
+VERIFIED.update({route: "../ops/test_admin.py::test_the_api_wants_the_token" for route in ADMIN_API})
 ACTION_SERVER_VERIFIED = {  # rasa_sdk has no credentials: it is reachable from this host only
     ("POST", "/webhook"): "test_forgery.py::test_the_action_server_listens_on_loopback_only",
     ("GET", "/actions"): "test_forgery.py::test_the_action_server_listens_on_loopback_only",
@@ -83,6 +86,7 @@ PUBLIC = {  # read-only and harmless: health checks, the widget's files and demo
     ("GET", "/"), ("GET", "/health"), ("GET", "/version"), ("GET", "/webhooks/webchat"), ("GET", "/webhooks/webchat/widget.js"),
     ("GET", "/webhooks/webchat/widget.css"), ("GET", "/webhooks/webchat/demo"), ("GET", "/webhooks/whatsapp"),
     ("GET", "/webhooks/telegram"), ("GET", "/webhooks/slack"),
+    ("GET", "/admin"), ("GET", "/admin/static/<name:path>"),  # the dashboard's page and files: no figures in them
 }
 ACTION_SERVER_PUBLIC = {("GET", "/health")}
 
@@ -118,7 +122,8 @@ def test_every_route_is_verified_or_public_read_only(stack: SplitStack) -> None:
 
     # And on the running server: public routes answer anyone, verified ones refuse a stranger.
     for method, path in sorted(PUBLIC):
-        assert stack.client.request(method, stack.url(path)).status_code == 200, path
+        url = stack.url(path.replace("<name:path>", "dashboard.js"))
+        assert stack.client.request(method, url).status_code == 200, path
     for (method, path), reference in sorted(VERIFIED.items()):
         url = stack.url(path.replace("<conversation_id:path>", "c-stranger"))
         if path == "/webhooks/webchat/session":
