@@ -21,11 +21,14 @@ MIN_MARGIN_OVER_BASELINE = 0.02
 MIN_PROBLEMS_TO_TICKETS = 0.95
 LANGS = nlu_quality.LANGS
 
-# Known short of the bar (issue 21 point 2, measured 2026-12-07 on the shipped model): Spanish is
-# 0.973 against the baseline's 0.961 on the blind set (1.2 points, not 2), and 11 of its 12
-# problem statements start the ticket flow ("me enviaron cartuchos 664 y yo pedí los 544" reads as
-# an order question). The English encoder adds nothing to Spanish and no multilingual one ships
-# in a package here. Strict: the day Spanish clears the bar, these turn red until unmarked.
+# Known short of the bar (issue 21 point 2, measured 2026-12-07 on the shipped model): 11 of the
+# 12 Spanish problem statements start the ticket flow ("me enviaron cartuchos 664 y yo pedí los 544"
+# reads as an order question). The English encoder adds nothing to Spanish and no multilingual one
+# ships in a package here. Strict: the day Spanish clears the bar, this turns red until unmarked.
+# The Spanish margin over the baseline was short too (0.973 against 0.961, 1.2 points) until the
+# order notices' intents came (stop_notices / start_notices, 2026-12-07): 0.971 against 0.950, 2.1
+# points, unmarked; on the intents there before, 0.973 against 0.956 (1.7 points): the new intents,
+# where the baseline confuses "stop" and "start" more often, carry it over the bar.
 SPANISH_SHORT = pytest.mark.xfail(strict=True, reason="issue 21 point 2: Spanish is short of the bar (see above)")
 LANGS_SPANISH_SHORT = [pytest.param("es", marks=SPANISH_SHORT), "en"]
 
@@ -52,7 +55,7 @@ def test_faq_questions_get_the_right_answer(scores: dict, lang: str) -> None:
     assert asked >= 20 and right / asked >= MIN_FAQ_RIGHT, f"{lang}: {right}/{asked} right FAQ answers"
 
 
-@pytest.mark.parametrize("lang", LANGS_SPANISH_SHORT)
+@pytest.mark.parametrize("lang", LANGS)
 def test_the_baseline_stays_two_points_behind(scores: dict, lang: str) -> None:
     ours, baseline = (scores["f1"][system][f"blind_{lang}"] for system in ("ours", "baseline"))
     assert ours - baseline >= MIN_MARGIN_OVER_BASELINE, f"{lang}: ours {ours:.3f}, baseline {baseline:.3f}"
