@@ -26,6 +26,8 @@ from bot.db import UTCDateTime, get_engine, session_scope, utcnow
 from bot.erasure import ERASED
 from bot.log_privacy import mask
 from bot.store.cycles import FALLBACK_RESPONSES, CareSession, Handoff
+from bot.store.models import Message
+from bot.store.notices import Notice, NoticeConsent
 
 CHANNELS = ("whatsapp", "telegram", "webchat")
 ALL = "all"
@@ -266,6 +268,40 @@ def _daily(days: dict[tuple[dt.date, str], int], p: Period) -> list[dict[str, An
 
 
 # -- the figures ----------------------------------------------------------------------------------
+NOTICE_COUNTS = ("sent", "delivered", "read", "refused", "failed", "opted_out")
+_NOTICE_STAGES = ("sent", "delivered", "read")  # a stage reached counts the ones before it too
+
+
+def _notices(session: Session, p: Period) -> dict[tuple[dt.date, str], Counter]:
+    """Order notices (docs/notices.md) per service-local day and channel: sent, delivered and read
+    as the provider reported them, refused by a channel's rule, failed, and the opt-outs said."""
+    zone, table = service.calendar().zone, {}
+    sent = session.execute(
+        select(Notice.sent_at, Notice.channel, Message.delivery_status).join(Message, Message.id == Notice.message_id)
+        .where(Notice.sent_at >= p.since, Notice.sent_at < p.until)).all()
+    stops = session.execute(
+        select(NoticeConsent.at, NoticeConsent.channel)
+        .where(NoticeConsent.opted_in.is_(False), NoticeConsent.at >= p.since, NoticeConsent.at < p.until)).all()
+    for at, channel, status in sent:
+        counts = table.setdefault((at.astimezone(zone).date(), channel or "-"), Counter())
+        if status in _NOTICE_STAGES:
+            counts.update(_NOTICE_STAGES[: _NOTICE_STAGES.index(status) + 1])
+        elif status in ("refused", "failed"):
+            counts[status] += 1
+    for at, channel in stops:
+        table.setdefault((at.astimezone(zone).date(), channel or "-"), Counter())["opted_out"] += 1
+    return table
+
+
+def _notice_figures(days: dict[tuple[dt.date, str], Counter], channel: Optional[str]) -> dict[str, int]:
+    """The period's notice counts of one channel (None: all), every key present."""
+    total = Counter()
+    for (_day, where), counts in days.items():
+        if channel is None or where == channel:
+            total.update(counts)
+    return {key: total[key] for key in NOTICE_COUNTS}
+
+
 def _rate(part: int, whole: int) -> float:
     """part / whole as a fraction rounded to 4 places; 0 when there is nothing to divide."""
     return round(part / whole, 4) if whole else 0.0
@@ -319,6 +355,7 @@ def _rest(session: Session, p: Period) -> dict[str, Any]:
     suffix = _suffix(p)
     (sessions, days), handoffs = _session_counts(session, p), _handoff_counts(session, p)
     return {"sessions": sessions, "days": days, "handoffs": handoffs, "words": _not_understood(session, p),
+            "notices": _notices(session, p),
             "human": _percentiles(session, "handoffs", "reply" + suffix, "requested_at", p),
             "resolution": _percentiles(session, "handoffs", "resolution" + suffix, "requested_at", p)}
 
@@ -362,6 +399,8 @@ def figures(p: Period, url: Optional[str] = None) -> dict[str, Any]:
                           sla.get(c, {})) for c in CHANNELS}
     channels[ALL] = _block(_added(sessions), _added(handoffs), percentiles["*"], words.get("*", []),
                            dict(_added({c: Counter(v) for c, v in sla.items()})))
+    for channel in (*CHANNELS, ALL):
+        channels[channel]["notices"] = _notice_figures(rest["notices"], None if channel == ALL else channel)
     return {
         "since": p.since.astimezone(dt.timezone.utc).isoformat(),
         "until": p.until.astimezone(dt.timezone.utc).isoformat(),
@@ -369,6 +408,8 @@ def figures(p: Period, url: Optional[str] = None) -> dict[str, Any]:
         "time_zone": service.calendar().zone.key,
         "channels": channels,
         "daily": _daily(rest["days"], p),
+        "notices_daily": [{"day": day.isoformat(), "channel": channel, **{k: counts[k] for k in NOTICE_COUNTS}}
+                          for (day, channel), counts in sorted(rest["notices"].items())],
     }
 
 
@@ -388,5 +429,6 @@ def rows(result: dict[str, Any]) -> list[dict[str, Any]]:
         row.update({f"csat_{score}": k["csat"]["distribution"][str(score)] for score in range(1, 6)})
         row.update(customer_messages=k["customer_messages"], fallback_messages=k["fallback_messages"],
                    fallback_rate=k["fallback_rate"], sla_warned=k["sla"]["warned"], sla_breached=k["sla"]["breached"])
+        row.update({f"notices_{key}": k["notices"][key] for key in NOTICE_COUNTS})
         out.append(row)
     return out

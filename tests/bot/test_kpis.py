@@ -83,6 +83,7 @@ def expected(channel: str, business_hours: bool) -> dict[str, Any]:
         "csat": CSAT[channel], "customer_messages": messages, "fallback_messages": fallbacks,
         "fallback_rate": fallback_rate, "not_understood": NOT_UNDERSTOOD[channel],
         "sla": {"warned": 0, "breached": 0},
+        "notices": {"sent": 0, "delivered": 0, "read": 0, "refused": 0, "failed": 0, "opted_out": 0},
     }
 
 

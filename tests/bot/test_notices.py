@@ -173,8 +173,9 @@ def test_the_latest_word_on_consent_counts_and_follows_a_merge(sqlite_store: str
 
 
 # -- what operators see ------------------------------------------------------------------------------
-def test_counts_per_day_and_channel_reach_each_stage_once(sqlite_store: str) -> None:
-    since = utcnow()
+def _notices_in_every_state() -> None:
+    """One notice per delivery state (three on WhatsApp that reached a stage, one refused there; one
+    failed and one pending on Telegram) and a "stop" said on Telegram."""
     statuses = {"sent": "whatsapp", "delivered": "whatsapp", "read": "whatsapp", "refused": "whatsapp",
                 "failed": "telegram", "pending": "telegram"}
     for status, channel in statuses.items():
@@ -188,11 +189,39 @@ def test_counts_per_day_and_channel_reach_each_stage_once(sqlite_store: str) -> 
             session.flush()
             store.mark_sent(notice_id, channel, session, [message.id])
     store.set_consent(contact_id, False, "telegram")
+
+
+WHATSAPP_COUNTS = {"sent": 3, "delivered": 2, "read": 1, "refused": 1, "failed": 0, "opted_out": 0}
+TELEGRAM_COUNTS = {"sent": 0, "delivered": 0, "read": 0, "refused": 0, "failed": 1, "opted_out": 1}
+
+
+def test_counts_per_day_and_channel_reach_each_stage_once(sqlite_store: str) -> None:
+    since = utcnow()
+    _notices_in_every_state()
     today = utcnow().astimezone(MX).date()
     days = {(d.day, d.channel): d.counts for d in notices.daily(since, MX)}
-    assert days[(today, "whatsapp")] == {"sent": 3, "delivered": 2, "read": 1, "refused": 1, "failed": 0, "opted_out": 0}
-    assert days[(today, "telegram")] == {"sent": 0, "delivered": 0, "read": 0, "refused": 0, "failed": 1, "opted_out": 1}
+    assert days[(today, "whatsapp")] == WHATSAPP_COUNTS
+    assert days[(today, "telegram")] == TELEGRAM_COUNTS
     assert notices.daily(utcnow() + dt.timedelta(seconds=1), MX) == []
+
+
+def test_the_kpis_count_the_notices_per_channel_and_day(sqlite_store: str) -> None:
+    from bot import kpis
+
+    _notices_in_every_state()
+    result = kpis.figures(kpis.period("1d", None, "0"))
+    channels = result["channels"]
+    assert channels["whatsapp"]["notices"] == WHATSAPP_COUNTS
+    assert channels["telegram"]["notices"] == TELEGRAM_COUNTS
+    assert channels["webchat"]["notices"] == dict.fromkeys(WHATSAPP_COUNTS, 0)
+    assert channels["all"]["notices"] == {k: WHATSAPP_COUNTS[k] + TELEGRAM_COUNTS[k] for k in WHATSAPP_COUNTS}
+    today = utcnow().astimezone(kpis.service.calendar().zone).date().isoformat()
+    assert {(d["day"], d["channel"]): d["sent"] for d in result["notices_daily"]} == {(today, "whatsapp"): 3,
+                                                                                     (today, "telegram"): 0}
+    [whatsapp_row] = [row for row in kpis.rows(result) if row["channel"] == "whatsapp"]
+    assert (whatsapp_row["notices_sent"], whatsapp_row["notices_refused"]) == (3, 1)
+    later = kpis.figures(kpis.period(utcnow().isoformat(), None, "0"))
+    assert later["channels"]["all"]["notices"] == dict.fromkeys(WHATSAPP_COUNTS, 0)
 
 
 # -- the job ---------------------------------------------------------------------------------------
